@@ -1,0 +1,525 @@
+//! Configuration: the TOML file (or the embedded default), overlaid by flags and environment
+//! variables, validated into [`Settings`].
+//!
+//! `ConfigFile` mirrors the file exactly (serde, `deny_unknown_fields`, so a typo is an error
+//! with its line and column); [`Settings`] is what the rest of the program uses: parsed
+//! addresses, durations and sizes, and the per-source table. This module reads files but opens
+//! no sockets and touches no store.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The configuration `trapline run` uses when no `--config` is given.
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+
+/// A configuration problem, reported as `file:line:col: message` where a position is known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}:{line}:{col}: {message}")]
+    Syntax { path: String, line: usize, col: usize, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The config file as written. Every key is optional; missing ones take the embedded defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Directory of the store (sled) and the first-start admin password file.
+    pub data: Option<PathBuf>,
+    /// Directory of `*.toml` rule files; absent = the rule pack built into the binary.
+    pub rules: Option<PathBuf>,
+    /// Directories searched for MIB modules (used by the trap decoder).
+    #[serde(default)]
+    pub mib_dirs: Vec<PathBuf>,
+    #[serde(default)]
+    pub listen: ListenSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
+    #[serde(default)]
+    pub ingest: IngestSection,
+    #[serde(default)]
+    pub http: HttpSection,
+    /// Per-sender settings, matched by the sender's address (longest prefix wins).
+    #[serde(default)]
+    pub source: Vec<SourceSection>,
+    #[serde(default)]
+    pub snmp: SnmpSection,
+    pub smtp: Option<SmtpSection>,
+}
+
+/// `[listen]`: where each listener binds. An empty string disables that listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    pub syslog_udp: Option<String>,
+    pub syslog_tcp: Option<String>,
+    pub trap_udp: Option<String>,
+    pub http: Option<String>,
+}
+
+/// `[retention]`: how long and how much to keep.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Maximum event age, e.g. `"30d"`.
+    pub events: Option<String>,
+    /// Maximum store size, e.g. `"20GiB"`; oldest events go first.
+    pub max_bytes: Option<String>,
+    /// How long archived alerts are kept (used by the alerts issue).
+    pub alerts_archived: Option<String>,
+    /// How often retention runs, e.g. `"60s"`.
+    pub interval: Option<String>,
+}
+
+/// `[ingest]`: queue and buffer sizes of the ingest path.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSection {
+    /// Events that may wait between the listeners and the store writer before new ones are
+    /// dropped (UDP) or the sender is slowed down (TCP).
+    pub queue_events: Option<usize>,
+    /// SO_RCVBUF requested for UDP sockets.
+    pub udp_receive_buffer_bytes: Option<String>,
+    /// Largest syslog datagram or TCP frame accepted; longer TCP frames are truncated.
+    pub max_message_bytes: Option<String>,
+    /// Concurrent TCP connections accepted; more are refused.
+    pub max_tcp_connections: Option<usize>,
+    /// Events per stored block.
+    pub block_events: Option<usize>,
+    /// Longest time an event waits in an unsealed block.
+    pub block_max_age: Option<String>,
+    /// Period of the group-commit flush.
+    pub flush_interval: Option<String>,
+    /// sled page-cache size.
+    pub cache_bytes: Option<String>,
+}
+
+/// `[http]`: web and API settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    /// Require an API token for `/metrics` too.
+    pub metrics_require_token: Option<bool>,
+}
+
+/// Which host name to believe for events from a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TrustHost {
+    /// The host field of the message (falling back to the sender when it has none).
+    #[default]
+    Message,
+    /// Always the sender's IP address (for relays and devices that send junk host names).
+    Sender,
+}
+
+/// One `[[source]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    /// A name for operators (shown in logs).
+    pub name: String,
+    /// Sender networks this applies to, e.g. `["10.1.0.0/16", "2001:db8::/32"]`.
+    pub networks: Vec<String>,
+    /// IANA time zone assumed for timestamps that carry no offset, e.g. `"Europe/Paris"`.
+    pub timezone: Option<String>,
+    /// `"message"` (default) or `"sender"`.
+    #[serde(default)]
+    pub trust_host: TrustHost,
+}
+
+/// `[snmp]` as the contract fixes it (used by the trap issue).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpSection {
+    #[serde(default)]
+    pub communities: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<SnmpUserSection>,
+}
+
+/// One `[[snmp.users]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnmpUserSection {
+    pub name: String,
+    pub engine_id: Option<String>,
+    pub auth: Option<String>,
+    pub auth_key: Option<String>,
+    pub privacy: Option<String>,
+    pub privacy_key: Option<String>,
+}
+
+/// `[smtp]` as the contract fixes it (used by the notifications issue).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub server: String,
+    pub security: Option<String>,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+}
+
+/// Values given on the command line or in the environment; each wins over the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data: Option<PathBuf>,
+    pub syslog_udp: Option<String>,
+    pub syslog_tcp: Option<String>,
+    pub trap_udp: Option<String>,
+    pub http: Option<String>,
+    pub rules: Option<PathBuf>,
+}
+
+/// Validated settings for `run`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub rules_dir: Option<PathBuf>,
+    pub mib_dirs: Vec<PathBuf>,
+    pub syslog_udp: Option<SocketAddr>,
+    pub syslog_tcp: Option<SocketAddr>,
+    pub trap_udp: Option<SocketAddr>,
+    pub http: SocketAddr,
+    pub metrics_require_token: bool,
+    pub retention: RetentionSettings,
+    pub ingest: IngestSettings,
+    pub sources: SourceTable,
+    pub snmp: SnmpSection,
+    pub smtp: Option<SmtpSection>,
+}
+
+/// Retention limits; `None` means unlimited.
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    pub events_max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+    pub interval: Duration,
+}
+
+/// Sizes and periods of the ingest path.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub queue_events: usize,
+    pub udp_receive_buffer_bytes: usize,
+    pub max_message_bytes: usize,
+    pub max_tcp_connections: usize,
+    pub block_events: usize,
+    pub block_max_age: Duration,
+    pub flush_interval: Duration,
+    pub cache_bytes: u64,
+}
+
+/// Per-source settings after validation.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    pub name: String,
+    pub networks: Vec<IpNet>,
+    pub timezone: chrono_tz::Tz,
+    pub trust_host: TrustHost,
+}
+
+impl SourceSettings {
+    /// Settings for senders that match no `[[source]]`: UTC, trust the message.
+    pub fn fallback() -> SourceSettings {
+        SourceSettings { name: "default".into(), networks: Vec::new(), timezone: chrono_tz::UTC, trust_host: TrustHost::Message }
+    }
+}
+
+/// The `[[source]]` tables, looked up by sender address (longest matching prefix wins).
+#[derive(Debug, Clone)]
+pub struct SourceTable {
+    entries: Vec<(IpNet, usize)>,
+    sources: Vec<SourceSettings>,
+    fallback: SourceSettings,
+}
+
+impl SourceTable {
+    /// Builds the lookup table; entries are sorted most specific first.
+    pub fn new(sources: Vec<SourceSettings>) -> SourceTable {
+        let mut entries: Vec<(IpNet, usize)> = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(index, source)| source.networks.iter().map(move |net| (*net, index)))
+            .collect();
+        entries.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        SourceTable { entries, sources, fallback: SourceSettings::fallback() }
+    }
+
+    /// The settings for a sender. IPv4-mapped IPv6 senders match IPv4 networks.
+    pub fn lookup(&self, ip: IpAddr) -> &SourceSettings {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        self.entries
+            .iter()
+            .find(|(net, _)| net.contains(&ip))
+            .map(|(_, index)| &self.sources[*index])
+            .unwrap_or(&self.fallback)
+    }
+
+    /// True when no `[[source]]` is configured (every sender gets the fallback).
+    pub fn is_empty(&self) -> bool {
+        self.sources.is_empty()
+    }
+}
+
+/// Reads the file at `path`, or the embedded default when `path` is `None`.
+pub fn read_config(path: Option<&Path>) -> Result<(String, ConfigFile), ConfigError> {
+    let (name, text) = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+            (path.display().to_string(), text)
+        }
+        None => ("<embedded default config>".to_string(), EMBEDDED_DEFAULT.to_string()),
+    };
+    let file = parse_config(&name, &text)?;
+    Ok((name, file))
+}
+
+/// Parses config text, mapping TOML errors to `name:line:col: message`.
+pub fn parse_config(name: &str, text: &str) -> Result<ConfigFile, ConfigError> {
+    toml::from_str(text).map_err(|error| {
+        let (line, col) = error.span().map(|span| line_col(text, span.start)).unwrap_or((1, 1));
+        ConfigError::Syntax { path: name.to_string(), line, col, message: error.message().to_string() }
+    })
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    (line, col)
+}
+
+/// Parses `"30d"`, `"90s"`, `"100ms"` (humantime syntax).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| format!("bad duration {text:?}: {e}"))
+}
+
+/// Parses `"20GiB"`, `"64MB"`, `"4096"`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    text.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("bad size {text:?}: {e}"))
+}
+
+/// Parses a listen address; an empty string means "disabled". `":514"` means all IPv4 addresses.
+pub fn parse_listen(text: &str) -> Result<Option<SocketAddr>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let full = if text.starts_with(':') { format!("0.0.0.0{text}") } else { text.to_string() };
+    full.parse::<SocketAddr>().map(Some).map_err(|e| format!("bad listen address {text:?}: {e}"))
+}
+
+impl Settings {
+    /// Validates `file` (named `name` in errors), overlaid by `overrides`, over the embedded
+    /// defaults for anything neither gives.
+    pub fn build(name: &str, file: ConfigFile, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let defaults = parse_config("<embedded default config>", EMBEDDED_DEFAULT)?;
+        let invalid = |message: String| ConfigError::Invalid { path: name.to_string(), message };
+        let pick = |over: &Option<String>, file: &Option<String>, default: &Option<String>| {
+            over.clone().or_else(|| file.clone()).or_else(|| default.clone()).unwrap_or_default()
+        };
+        let listen = |key: &str, over: &Option<String>, file: &Option<String>, default: &Option<String>| {
+            parse_listen(&pick(over, file, default)).map_err(|e| invalid(format!("listen.{key}: {e}")))
+        };
+        let l = &file.listen;
+        let d = &defaults.listen;
+        let syslog_udp = listen("syslog_udp", &overrides.syslog_udp, &l.syslog_udp, &d.syslog_udp)?;
+        let syslog_tcp = listen("syslog_tcp", &overrides.syslog_tcp, &l.syslog_tcp, &d.syslog_tcp)?;
+        let trap_udp = listen("trap_udp", &overrides.trap_udp, &l.trap_udp, &d.trap_udp)?;
+        let http = listen("http", &overrides.http, &l.http, &d.http)?
+            .ok_or_else(|| invalid("listen.http: the HTTP listener cannot be disabled".into()))?;
+
+        let data_dir = overrides.data.clone().or(file.data).or(defaults.data).unwrap_or_else(|| "./trapline-data".into());
+        let rules_dir = overrides.rules.clone().or(file.rules);
+
+        let retention = build_retention(&file.retention, &defaults.retention).map_err(invalid)?;
+        let ingest = build_ingest(&file.ingest, &defaults.ingest).map_err(invalid)?;
+        let sources = file
+            .source
+            .iter()
+            .map(build_source)
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(invalid)?;
+
+        Ok(Settings {
+            data_dir,
+            rules_dir,
+            mib_dirs: if file.mib_dirs.is_empty() { defaults.mib_dirs } else { file.mib_dirs },
+            syslog_udp,
+            syslog_tcp,
+            trap_udp,
+            http,
+            metrics_require_token: file.http.metrics_require_token.unwrap_or(false),
+            retention,
+            ingest,
+            sources: SourceTable::new(sources),
+            snmp: file.snmp,
+            smtp: file.smtp,
+        })
+    }
+}
+
+fn build_retention(file: &RetentionSection, default: &RetentionSection) -> Result<RetentionSettings, String> {
+    let events_max_age = file
+        .events
+        .as_ref()
+        .or(default.events.as_ref())
+        .map(|t| parse_duration(t).map_err(|e| format!("retention.events: {e}")))
+        .transpose()?;
+    let max_bytes = file
+        .max_bytes
+        .as_ref()
+        .or(default.max_bytes.as_ref())
+        .map(|t| parse_bytes(t).map_err(|e| format!("retention.max_bytes: {e}")))
+        .transpose()?;
+    let interval = file.interval.as_ref().or(default.interval.as_ref()).map(String::as_str).unwrap_or("60s");
+    let interval = parse_duration(interval).map_err(|e| format!("retention.interval: {e}"))?;
+    if let Some(alerts) = &file.alerts_archived {
+        parse_duration(alerts).map_err(|e| format!("retention.alerts_archived: {e}"))?;
+    }
+    Ok(RetentionSettings { events_max_age, max_bytes, interval })
+}
+
+fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestSettings, String> {
+    let bytes = |key: &str, f: &Option<String>, d: &Option<String>, fallback: &str| -> Result<u64, String> {
+        parse_bytes(f.as_deref().or(d.as_deref()).unwrap_or(fallback)).map_err(|e| format!("ingest.{key}: {e}"))
+    };
+    let duration = |key: &str, f: &Option<String>, d: &Option<String>, fallback: &str| -> Result<Duration, String> {
+        parse_duration(f.as_deref().or(d.as_deref()).unwrap_or(fallback)).map_err(|e| format!("ingest.{key}: {e}"))
+    };
+    let settings = IngestSettings {
+        queue_events: file.queue_events.or(default.queue_events).unwrap_or(262_144),
+        udp_receive_buffer_bytes: bytes("udp_receive_buffer_bytes", &file.udp_receive_buffer_bytes, &default.udp_receive_buffer_bytes, "32MiB")? as usize,
+        max_message_bytes: bytes("max_message_bytes", &file.max_message_bytes, &default.max_message_bytes, "64KiB")? as usize,
+        max_tcp_connections: file.max_tcp_connections.or(default.max_tcp_connections).unwrap_or(4096),
+        block_events: file.block_events.or(default.block_events).unwrap_or(1024),
+        block_max_age: duration("block_max_age", &file.block_max_age, &default.block_max_age, "100ms")?,
+        flush_interval: duration("flush_interval", &file.flush_interval, &default.flush_interval, "20ms")?,
+        cache_bytes: bytes("cache_bytes", &file.cache_bytes, &default.cache_bytes, "64MiB")?,
+    };
+    if settings.queue_events == 0 || settings.block_events == 0 {
+        return Err("ingest.queue_events and ingest.block_events must be at least 1".into());
+    }
+    if !(480..=1 << 20).contains(&settings.max_message_bytes) {
+        return Err("ingest.max_message_bytes must be between 480 B and 1 MiB".into());
+    }
+    Ok(settings)
+}
+
+fn build_source(source: &SourceSection) -> Result<SourceSettings, String> {
+    let networks = source
+        .networks
+        .iter()
+        .map(|text| {
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|e| format!("source {:?}: bad network {text:?}: {e}", source.name))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if networks.is_empty() {
+        return Err(format!("source {:?}: networks must list at least one network", source.name));
+    }
+    let timezone = match &source.timezone {
+        Some(name) => parse_timezone(name).map_err(|e| format!("source {:?}: {e}", source.name))?,
+        None => chrono_tz::UTC,
+    };
+    Ok(SourceSettings { name: source.name.clone(), networks, timezone, trust_host: source.trust_host })
+}
+
+/// Parses an IANA zone name (`"Europe/Paris"`, `"UTC"`).
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
+    name.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone {name:?} (use an IANA name such as \"Europe/Paris\")"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Result<Settings, ConfigError> {
+        let file = parse_config("test.toml", text)?;
+        Settings::build("test.toml", file, &Overrides::default())
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let s = settings(EMBEDDED_DEFAULT).unwrap();
+        assert_eq!(s.http, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(s.syslog_udp, Some("0.0.0.0:1514".parse().unwrap()));
+        assert_eq!(s.data_dir, PathBuf::from("./trapline-data"));
+    }
+
+    #[test]
+    fn unknown_key_reports_line_and_column() {
+        let err = settings("data = \"x\"\n[listen]\nsyslog_upd = \":514\"\n").unwrap_err().to_string();
+        assert!(err.starts_with("test.toml:3:1: "), "{err}");
+        assert!(err.contains("syslog_upd"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win_over_file() {
+        let file = parse_config("t", "[listen]\nhttp = \"127.0.0.1:9000\"\n").unwrap();
+        let over = Overrides { http: Some("127.0.0.1:0".into()), ..Default::default() };
+        let s = Settings::build("t", file, &over).unwrap();
+        assert_eq!(s.http.port(), 0);
+    }
+
+    #[test]
+    fn empty_listen_disables() {
+        let s = settings("[listen]\ntrap_udp = \"\"\n").unwrap();
+        assert_eq!(s.trap_udp, None);
+        assert!(s.syslog_udp.is_some());
+    }
+
+    #[test]
+    fn source_lookup_prefers_longest_prefix_and_maps_v4_in_v6() {
+        let s = settings(
+            r#"
+[[source]]
+name = "wide"
+networks = ["10.0.0.0/8"]
+timezone = "Europe/Paris"
+[[source]]
+name = "narrow"
+networks = ["10.1.2.0/24", "2001:db8::/32"]
+trust_host = "sender"
+"#,
+        )
+        .unwrap();
+        assert_eq!(s.sources.lookup("10.1.2.3".parse().unwrap()).name, "narrow");
+        assert_eq!(s.sources.lookup("10.9.9.9".parse().unwrap()).name, "wide");
+        assert_eq!(s.sources.lookup("::ffff:10.1.2.3".parse().unwrap()).name, "narrow");
+        assert_eq!(s.sources.lookup("2001:db8::1".parse().unwrap()).trust_host, TrustHost::Sender);
+        assert_eq!(s.sources.lookup("192.0.2.1".parse().unwrap()).name, "default");
+        assert_eq!(s.sources.lookup("10.9.9.9".parse().unwrap()).timezone, chrono_tz::Europe::Paris);
+    }
+
+    #[test]
+    fn bad_timezone_and_sizes_are_errors() {
+        assert!(settings("[[source]]\nname=\"x\"\nnetworks=[\"10.0.0.0/8\"]\ntimezone=\"Mars/Base\"\n")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown time zone"));
+        assert!(settings("[retention]\nmax_bytes = \"lots\"\n").unwrap_err().to_string().contains("retention.max_bytes"));
+        assert!(settings("[retention]\nevents = \"30 fortnights\"\n").is_err());
+    }
+
+    #[test]
+    fn line_col_counts_from_one() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+    }
+}
