@@ -1,1 +1,263 @@
-//! App placeholder.
+//! Wires the pipeline for `trapline run`: opens the store, starts the store writer, the
+//! listeners, retention and the HTTP server, and stops them in the right order.
+//!
+//! Start-up order: store (fails fast on a locked or corrupt store) → accounts (first-start admin)
+//! → writer thread → listeners → HTTP → ready. Stop order is the reverse of the data flow:
+//! listeners stop reading, the queue drains into the writer, the writer seals and flushes its
+//! last block (so every event that was read is durable), then HTTP stops. Nothing in this file
+//! parses, decodes or stores by itself.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+
+use crate::accounts::Accounts;
+use crate::config::Settings;
+use crate::ingest::{self, IngestReceiver};
+use crate::listen;
+use crate::normalize::{LevelTable, Normalizer};
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::web::{self, AppState};
+
+/// Why `run` could not start (or stopped with an error).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{0}\nThe store looks corrupt. Restore a backup, or start with `trapline run --move-corrupt-store` to move it aside and begin with an empty store."
+    )]
+    CorruptStore(StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountError),
+    #[error(transparent)]
+    Listen(#[from] listen::ListenError),
+    #[error("cannot bind HTTP on {addr}: {source}")]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Store options derived from the ingest settings.
+pub fn store_options(settings: &Settings) -> StoreOptions {
+    StoreOptions {
+        cache_bytes: settings.ingest.cache_bytes,
+        block_events: settings.ingest.block_events,
+        block_max_age: settings.ingest.block_max_age,
+        flush_interval: settings.ingest.flush_interval,
+    }
+}
+
+/// Opens the store in `DATA/store`, moving a corrupt one aside only when told to.
+pub fn open_store(
+    data_dir: &Path,
+    options: &StoreOptions,
+    move_corrupt: bool,
+) -> Result<Store, AppError> {
+    let dir = &data_dir.join("store");
+    std::fs::create_dir_all(dir).map_err(|source| AppError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    match Store::open(dir, options) {
+        Ok(store) => Ok(store),
+        Err(error @ StoreError::Corrupt { .. }) if move_corrupt => {
+            let moved = Store::move_aside(dir)?;
+            warn!(%error, moved_to = %moved.display(), "Moved the corrupt store aside; starting with an empty store.");
+            std::fs::create_dir_all(dir).map_err(|source| AppError::DataDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+            Ok(Store::open(dir, options)?)
+        }
+        Err(error @ StoreError::Corrupt { .. }) => Err(AppError::CorruptStore(error)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Runs the appliance until SIGTERM or SIGINT; returns after a graceful stop.
+pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), AppError> {
+    let store = open_store(
+        &settings.data_dir,
+        &store_options(&settings),
+        move_corrupt_store,
+    )?;
+    info!(data = %settings.data_dir.display(), "Store open.");
+
+    let accounts = Arc::new(Accounts::new(&store)?);
+    let env_password = std::env::var("TRAPLINE_ADMIN_PASSWORD").ok();
+    if let Some(path) =
+        accounts.ensure_initial_admin(&settings.data_dir, env_password.as_deref())?
+    {
+        info!(path = %path.display(), "Created user admin; its initial password is in this file (mode 0600).");
+    }
+
+    let normalizer = Normalizer::new(settings.sources.clone(), LevelTable::default());
+    let (ingest, receiver) = ingest::channel(normalizer, settings.ingest.queue_events);
+    let ingest = Arc::new(ingest);
+    let writer = spawn_writer(store.clone(), receiver, settings.ingest.block_max_age);
+    let retention = spawn_retention(store.clone(), &settings);
+
+    let listeners = listen::start(&settings, ingest.clone()).await?;
+    drop(ingest); // the listeners hold the only senders now: when they stop, the queue closes.
+    for (kind, addr) in listeners.bound() {
+        info!("listening kind={kind} addr={addr}");
+    }
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        store: store.clone(),
+        accounts,
+        ready: ready.clone(),
+        metrics_require_token: settings.metrics_require_token,
+    };
+    let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (http_addr, http_task) = web::serve(settings.http, state, async {
+        let _ = http_stop_rx.await;
+    })
+    .await
+    .map_err(|source| AppError::Http {
+        addr: settings.http,
+        source,
+    })?;
+    info!("listening kind=http addr={http_addr}");
+    ready.store(true, Ordering::Release);
+    info!("trapline is ready.");
+
+    wait_for_signal().await;
+    info!("Stopping: closing listeners, draining the queue, flushing the store.");
+    ready.store(false, Ordering::Release);
+    listeners.stop().await;
+    join_thread(writer, "store writer").await;
+    retention.stop();
+    let _ = http_stop_tx.send(());
+    match tokio::time::timeout(Duration::from_secs(5), http_task).await {
+        Ok(Ok(Err(error))) => warn!(%error, "HTTP server stopped with an error."),
+        Err(_) => warn!("HTTP server did not stop within 5 s."),
+        _ => {}
+    }
+    if let Err(error) = store.flush() {
+        error!(%error, "Final store flush failed.");
+    }
+    info!("Stopped.");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler can be installed");
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received."),
+        _ = int.recv() => info!("SIGINT received."),
+    }
+}
+
+async fn join_thread(handle: JoinHandle<()>, name: &'static str) {
+    if tokio::task::spawn_blocking(move || handle.join())
+        .await
+        .map(|r| r.is_err())
+        .unwrap_or(true)
+    {
+        error!(thread = name, "Thread panicked while stopping.");
+    }
+}
+
+/// The single store writer: takes chunks from the queue, appends them, seals aged blocks, and
+/// when the queue closes (all listeners stopped) seals and flushes everything.
+fn spawn_writer(
+    store: Store,
+    mut receiver: IngestReceiver,
+    block_max_age: Duration,
+) -> JoinHandle<()> {
+    let tick = (block_max_age / 4).clamp(Duration::from_millis(1), Duration::from_millis(50));
+    std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            let mut writer = store.writer();
+            loop {
+                match receiver.recv_timeout(tick) {
+                    Ok(Some(mut chunk)) => {
+                        if let Err(error) = writer.append(&mut chunk.events) {
+                            error!(%error, events = chunk.events.len(), "Could not store events.");
+                            crate::metrics::metrics()
+                                .events_dropped
+                                .with_label_values(&["store_error"])
+                                .inc_by(chunk.events.len() as u64);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(()) => break,
+                }
+                writer.tick();
+            }
+            if let Err(error) = writer.close() {
+                error!(%error, "Could not flush the store while stopping.");
+            }
+        })
+        .expect("store writer thread can be spawned")
+}
+
+/// Background retention: runs every `retention.interval` until stopped.
+struct RetentionTask {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RetentionTask {
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn spawn_retention(store: Store, settings: &Settings) -> RetentionTask {
+    let stop = Arc::new(AtomicBool::new(false));
+    let retention = settings.retention.clone();
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("retention".into())
+        .spawn(move || {
+            let step = Duration::from_millis(100);
+            let mut waited = retention.interval; // run once at start
+            while !flag.load(Ordering::Acquire) {
+                if waited >= retention.interval {
+                    waited = Duration::ZERO;
+                    match store.apply_retention(
+                        retention.events_max_age,
+                        retention.max_bytes,
+                        crate::event::now_ns(),
+                    ) {
+                        Ok(report) if report.deleted_events > 0 => {
+                            info!(
+                                deleted = report.deleted_events,
+                                "Retention removed old events."
+                            )
+                        }
+                        Ok(_) => {}
+                        Err(error) => error!(%error, "Retention failed."),
+                    }
+                }
+                std::thread::sleep(step);
+                waited += step;
+            }
+        })
+        .expect("retention thread can be spawned");
+    RetentionTask {
+        stop,
+        thread: Some(thread),
+    }
+}

@@ -1,1 +1,107 @@
-//! CLI placeholder.
+//! The command line, as the contract fixes it: `run`, `check-config`, `check-rules`,
+//! `user add`, `token create`. Only definitions live here; `main.rs` dispatches them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// trapline: syslog and SNMP-trap ingestion and alerting appliance.
+#[derive(Debug, Parser)]
+#[command(name = "trapline", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the appliance in the foreground (SIGTERM/SIGINT stop it gracefully).
+    Run(RunArgs),
+    /// Validate the config file (and, once rules land, every rule file); print `ok` or errors.
+    CheckConfig(ConfigArg),
+    /// Validate a rules directory alone.
+    CheckRules {
+        /// Directory of `*.toml` rule files.
+        dir: PathBuf,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `--config FILE`, shared by the commands that read a config.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// Config file (TOML); without it the embedded defaults apply.
+    #[arg(long, env = "TRAPLINE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// `--data DIR` for commands that touch the store.
+#[derive(Debug, Args, Clone)]
+pub struct DataArg {
+    /// Data directory (the store).
+    #[arg(long, env = "TRAPLINE_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// Options of `trapline run`; each wins over the config file.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Data directory (the store).
+    #[arg(long, env = "TRAPLINE_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Syslog UDP listen address (empty string disables).
+    #[arg(long, env = "TRAPLINE_SYSLOG_UDP", value_name = "ADDR")]
+    pub syslog_udp: Option<String>,
+    /// Syslog TCP listen address (empty string disables).
+    #[arg(long, env = "TRAPLINE_SYSLOG_TCP", value_name = "ADDR")]
+    pub syslog_tcp: Option<String>,
+    /// SNMP trap UDP listen address (empty string disables).
+    #[arg(long, env = "TRAPLINE_TRAP_UDP", value_name = "ADDR")]
+    pub trap_udp: Option<String>,
+    /// HTTP listen address (web UI, API, metrics).
+    #[arg(long, env = "TRAPLINE_HTTP", value_name = "ADDR")]
+    pub http: Option<String>,
+    /// Rules directory (default: the rule pack built into the binary).
+    #[arg(long, env = "TRAPLINE_RULES", value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// If the store is corrupt, move it aside (DIR.corrupt-TIME) and start with an empty one.
+    #[arg(long)]
+    pub move_corrupt_store: bool,
+}
+
+/// `trapline user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input (first line), never from argv.
+    Add {
+        /// User name.
+        name: String,
+        /// One of operator, manager, oncall, admin, viewer.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// `trapline token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new API bearer token for a user (the store keeps only its hash).
+    Create {
+        /// User the token acts as.
+        name: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+}

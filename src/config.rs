@@ -20,9 +20,17 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}:{col}: {message}")]
-    Syntax { path: String, line: usize, col: usize, message: String },
+    Syntax {
+        path: String,
+        line: usize,
+        col: usize,
+        message: String,
+    },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -230,7 +238,12 @@ pub struct SourceSettings {
 impl SourceSettings {
     /// Settings for senders that match no `[[source]]`: UTC, trust the message.
     pub fn fallback() -> SourceSettings {
-        SourceSettings { name: "default".into(), networks: Vec::new(), timezone: chrono_tz::UTC, trust_host: TrustHost::Message }
+        SourceSettings {
+            name: "default".into(),
+            networks: Vec::new(),
+            timezone: chrono_tz::UTC,
+            trust_host: TrustHost::Message,
+        }
     }
 }
 
@@ -251,7 +264,11 @@ impl SourceTable {
             .flat_map(|(index, source)| source.networks.iter().map(move |net| (*net, index)))
             .collect();
         entries.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
-        SourceTable { entries, sources, fallback: SourceSettings::fallback() }
+        SourceTable {
+            entries,
+            sources,
+            fallback: SourceSettings::fallback(),
+        }
     }
 
     /// The settings for a sender. IPv4-mapped IPv6 senders match IPv4 networks.
@@ -277,11 +294,16 @@ impl SourceTable {
 pub fn read_config(path: Option<&Path>) -> Result<(String, ConfigFile), ConfigError> {
     let (name, text) = match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
             (path.display().to_string(), text)
         }
-        None => ("<embedded default config>".to_string(), EMBEDDED_DEFAULT.to_string()),
+        None => (
+            "<embedded default config>".to_string(),
+            EMBEDDED_DEFAULT.to_string(),
+        ),
     };
     let file = parse_config(&name, &text)?;
     Ok((name, file))
@@ -290,8 +312,16 @@ pub fn read_config(path: Option<&Path>) -> Result<(String, ConfigFile), ConfigEr
 /// Parses config text, mapping TOML errors to `name:line:col: message`.
 pub fn parse_config(name: &str, text: &str) -> Result<ConfigFile, ConfigError> {
     toml::from_str(text).map_err(|error| {
-        let (line, col) = error.span().map(|span| line_col(text, span.start)).unwrap_or((1, 1));
-        ConfigError::Syntax { path: name.to_string(), line, col, message: error.message().to_string() }
+        let (line, col) = error
+            .span()
+            .map(|span| line_col(text, span.start))
+            .unwrap_or((1, 1));
+        ConfigError::Syntax {
+            path: name.to_string(),
+            line,
+            col,
+            message: error.message().to_string(),
+        }
     })
 }
 
@@ -299,7 +329,9 @@ pub fn parse_config(name: &str, text: &str) -> Result<ConfigFile, ConfigError> {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
     (line, col)
 }
 
@@ -310,7 +342,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Parses `"20GiB"`, `"64MB"`, `"4096"`.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    text.trim().parse::<bytesize::ByteSize>().map(|b| b.as_u64()).map_err(|e| format!("bad size {text:?}: {e}"))
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("bad size {text:?}: {e}"))
 }
 
 /// Parses a listen address; an empty string means "disabled". `":514"` means all IPv4 addresses.
@@ -319,31 +354,64 @@ pub fn parse_listen(text: &str) -> Result<Option<SocketAddr>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let full = if text.starts_with(':') { format!("0.0.0.0{text}") } else { text.to_string() };
-    full.parse::<SocketAddr>().map(Some).map_err(|e| format!("bad listen address {text:?}: {e}"))
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
+    full.parse::<SocketAddr>()
+        .map(Some)
+        .map_err(|e| format!("bad listen address {text:?}: {e}"))
 }
 
 impl Settings {
     /// Validates `file` (named `name` in errors), overlaid by `overrides`, over the embedded
     /// defaults for anything neither gives.
-    pub fn build(name: &str, file: ConfigFile, overrides: &Overrides) -> Result<Settings, ConfigError> {
+    pub fn build(
+        name: &str,
+        file: ConfigFile,
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
         let defaults = parse_config("<embedded default config>", EMBEDDED_DEFAULT)?;
-        let invalid = |message: String| ConfigError::Invalid { path: name.to_string(), message };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: name.to_string(),
+            message,
+        };
         let pick = |over: &Option<String>, file: &Option<String>, default: &Option<String>| {
-            over.clone().or_else(|| file.clone()).or_else(|| default.clone()).unwrap_or_default()
+            over.clone()
+                .or_else(|| file.clone())
+                .or_else(|| default.clone())
+                .unwrap_or_default()
         };
-        let listen = |key: &str, over: &Option<String>, file: &Option<String>, default: &Option<String>| {
-            parse_listen(&pick(over, file, default)).map_err(|e| invalid(format!("listen.{key}: {e}")))
-        };
+        let listen =
+            |key: &str, over: &Option<String>, file: &Option<String>, default: &Option<String>| {
+                parse_listen(&pick(over, file, default))
+                    .map_err(|e| invalid(format!("listen.{key}: {e}")))
+            };
         let l = &file.listen;
         let d = &defaults.listen;
-        let syslog_udp = listen("syslog_udp", &overrides.syslog_udp, &l.syslog_udp, &d.syslog_udp)?;
-        let syslog_tcp = listen("syslog_tcp", &overrides.syslog_tcp, &l.syslog_tcp, &d.syslog_tcp)?;
+        let syslog_udp = listen(
+            "syslog_udp",
+            &overrides.syslog_udp,
+            &l.syslog_udp,
+            &d.syslog_udp,
+        )?;
+        let syslog_tcp = listen(
+            "syslog_tcp",
+            &overrides.syslog_tcp,
+            &l.syslog_tcp,
+            &d.syslog_tcp,
+        )?;
         let trap_udp = listen("trap_udp", &overrides.trap_udp, &l.trap_udp, &d.trap_udp)?;
         let http = listen("http", &overrides.http, &l.http, &d.http)?
             .ok_or_else(|| invalid("listen.http: the HTTP listener cannot be disabled".into()))?;
 
-        let data_dir = overrides.data.clone().or(file.data).or(defaults.data).unwrap_or_else(|| "./trapline-data".into());
+        let data_dir = overrides
+            .data
+            .clone()
+            .or(file.data)
+            .or(defaults.data)
+            .unwrap_or_else(|| "./trapline-data".into());
         let rules_dir = overrides.rules.clone().or(file.rules);
 
         let retention = build_retention(&file.retention, &defaults.retention).map_err(invalid)?;
@@ -358,7 +426,11 @@ impl Settings {
         Ok(Settings {
             data_dir,
             rules_dir,
-            mib_dirs: if file.mib_dirs.is_empty() { defaults.mib_dirs } else { file.mib_dirs },
+            mib_dirs: if file.mib_dirs.is_empty() {
+                defaults.mib_dirs
+            } else {
+                file.mib_dirs
+            },
             syslog_udp,
             syslog_tcp,
             trap_udp,
@@ -373,7 +445,10 @@ impl Settings {
     }
 }
 
-fn build_retention(file: &RetentionSection, default: &RetentionSection) -> Result<RetentionSettings, String> {
+fn build_retention(
+    file: &RetentionSection,
+    default: &RetentionSection,
+) -> Result<RetentionSettings, String> {
     let events_max_age = file
         .events
         .as_ref()
@@ -386,30 +461,80 @@ fn build_retention(file: &RetentionSection, default: &RetentionSection) -> Resul
         .or(default.max_bytes.as_ref())
         .map(|t| parse_bytes(t).map_err(|e| format!("retention.max_bytes: {e}")))
         .transpose()?;
-    let interval = file.interval.as_ref().or(default.interval.as_ref()).map(String::as_str).unwrap_or("60s");
+    let interval = file
+        .interval
+        .as_ref()
+        .or(default.interval.as_ref())
+        .map(String::as_str)
+        .unwrap_or("60s");
     let interval = parse_duration(interval).map_err(|e| format!("retention.interval: {e}"))?;
     if let Some(alerts) = &file.alerts_archived {
         parse_duration(alerts).map_err(|e| format!("retention.alerts_archived: {e}"))?;
     }
-    Ok(RetentionSettings { events_max_age, max_bytes, interval })
+    Ok(RetentionSettings {
+        events_max_age,
+        max_bytes,
+        interval,
+    })
 }
 
 fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestSettings, String> {
-    let bytes = |key: &str, f: &Option<String>, d: &Option<String>, fallback: &str| -> Result<u64, String> {
-        parse_bytes(f.as_deref().or(d.as_deref()).unwrap_or(fallback)).map_err(|e| format!("ingest.{key}: {e}"))
+    let bytes = |key: &str,
+                 f: &Option<String>,
+                 d: &Option<String>,
+                 fallback: &str|
+     -> Result<u64, String> {
+        parse_bytes(f.as_deref().or(d.as_deref()).unwrap_or(fallback))
+            .map_err(|e| format!("ingest.{key}: {e}"))
     };
-    let duration = |key: &str, f: &Option<String>, d: &Option<String>, fallback: &str| -> Result<Duration, String> {
-        parse_duration(f.as_deref().or(d.as_deref()).unwrap_or(fallback)).map_err(|e| format!("ingest.{key}: {e}"))
+    let duration = |key: &str,
+                    f: &Option<String>,
+                    d: &Option<String>,
+                    fallback: &str|
+     -> Result<Duration, String> {
+        parse_duration(f.as_deref().or(d.as_deref()).unwrap_or(fallback))
+            .map_err(|e| format!("ingest.{key}: {e}"))
     };
     let settings = IngestSettings {
-        queue_events: file.queue_events.or(default.queue_events).unwrap_or(262_144),
-        udp_receive_buffer_bytes: bytes("udp_receive_buffer_bytes", &file.udp_receive_buffer_bytes, &default.udp_receive_buffer_bytes, "32MiB")? as usize,
-        max_message_bytes: bytes("max_message_bytes", &file.max_message_bytes, &default.max_message_bytes, "64KiB")? as usize,
-        max_tcp_connections: file.max_tcp_connections.or(default.max_tcp_connections).unwrap_or(4096),
+        queue_events: file
+            .queue_events
+            .or(default.queue_events)
+            .unwrap_or(262_144),
+        udp_receive_buffer_bytes: bytes(
+            "udp_receive_buffer_bytes",
+            &file.udp_receive_buffer_bytes,
+            &default.udp_receive_buffer_bytes,
+            "32MiB",
+        )? as usize,
+        max_message_bytes: bytes(
+            "max_message_bytes",
+            &file.max_message_bytes,
+            &default.max_message_bytes,
+            "64KiB",
+        )? as usize,
+        max_tcp_connections: file
+            .max_tcp_connections
+            .or(default.max_tcp_connections)
+            .unwrap_or(4096),
         block_events: file.block_events.or(default.block_events).unwrap_or(1024),
-        block_max_age: duration("block_max_age", &file.block_max_age, &default.block_max_age, "100ms")?,
-        flush_interval: duration("flush_interval", &file.flush_interval, &default.flush_interval, "20ms")?,
-        cache_bytes: bytes("cache_bytes", &file.cache_bytes, &default.cache_bytes, "64MiB")?,
+        block_max_age: duration(
+            "block_max_age",
+            &file.block_max_age,
+            &default.block_max_age,
+            "100ms",
+        )?,
+        flush_interval: duration(
+            "flush_interval",
+            &file.flush_interval,
+            &default.flush_interval,
+            "20ms",
+        )?,
+        cache_bytes: bytes(
+            "cache_bytes",
+            &file.cache_bytes,
+            &default.cache_bytes,
+            "64MiB",
+        )?,
     };
     if settings.queue_events == 0 || settings.block_events == 0 {
         return Err("ingest.queue_events and ingest.block_events must be at least 1".into());
@@ -431,18 +556,28 @@ fn build_source(source: &SourceSection) -> Result<SourceSettings, String> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     if networks.is_empty() {
-        return Err(format!("source {:?}: networks must list at least one network", source.name));
+        return Err(format!(
+            "source {:?}: networks must list at least one network",
+            source.name
+        ));
     }
     let timezone = match &source.timezone {
         Some(name) => parse_timezone(name).map_err(|e| format!("source {:?}: {e}", source.name))?,
         None => chrono_tz::UTC,
     };
-    Ok(SourceSettings { name: source.name.clone(), networks, timezone, trust_host: source.trust_host })
+    Ok(SourceSettings {
+        name: source.name.clone(),
+        networks,
+        timezone,
+        trust_host: source.trust_host,
+    })
 }
 
 /// Parses an IANA zone name (`"Europe/Paris"`, `"UTC"`).
 pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
-    name.parse::<chrono_tz::Tz>().map_err(|_| format!("unknown time zone {name:?} (use an IANA name such as \"Europe/Paris\")"))
+    name.parse::<chrono_tz::Tz>().map_err(|_| {
+        format!("unknown time zone {name:?} (use an IANA name such as \"Europe/Paris\")")
+    })
 }
 
 #[cfg(test)]
@@ -464,7 +599,9 @@ mod tests {
 
     #[test]
     fn unknown_key_reports_line_and_column() {
-        let err = settings("data = \"x\"\n[listen]\nsyslog_upd = \":514\"\n").unwrap_err().to_string();
+        let err = settings("data = \"x\"\n[listen]\nsyslog_upd = \":514\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("test.toml:3:1: "), "{err}");
         assert!(err.contains("syslog_upd"), "{err}");
     }
@@ -472,7 +609,10 @@ mod tests {
     #[test]
     fn overrides_win_over_file() {
         let file = parse_config("t", "[listen]\nhttp = \"127.0.0.1:9000\"\n").unwrap();
-        let over = Overrides { http: Some("127.0.0.1:0".into()), ..Default::default() };
+        let over = Overrides {
+            http: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        };
         let s = Settings::build("t", file, &over).unwrap();
         assert_eq!(s.http.port(), 0);
     }
@@ -501,19 +641,38 @@ trust_host = "sender"
         .unwrap();
         assert_eq!(s.sources.lookup("10.1.2.3".parse().unwrap()).name, "narrow");
         assert_eq!(s.sources.lookup("10.9.9.9".parse().unwrap()).name, "wide");
-        assert_eq!(s.sources.lookup("::ffff:10.1.2.3".parse().unwrap()).name, "narrow");
-        assert_eq!(s.sources.lookup("2001:db8::1".parse().unwrap()).trust_host, TrustHost::Sender);
-        assert_eq!(s.sources.lookup("192.0.2.1".parse().unwrap()).name, "default");
-        assert_eq!(s.sources.lookup("10.9.9.9".parse().unwrap()).timezone, chrono_tz::Europe::Paris);
+        assert_eq!(
+            s.sources.lookup("::ffff:10.1.2.3".parse().unwrap()).name,
+            "narrow"
+        );
+        assert_eq!(
+            s.sources.lookup("2001:db8::1".parse().unwrap()).trust_host,
+            TrustHost::Sender
+        );
+        assert_eq!(
+            s.sources.lookup("192.0.2.1".parse().unwrap()).name,
+            "default"
+        );
+        assert_eq!(
+            s.sources.lookup("10.9.9.9".parse().unwrap()).timezone,
+            chrono_tz::Europe::Paris
+        );
     }
 
     #[test]
     fn bad_timezone_and_sizes_are_errors() {
-        assert!(settings("[[source]]\nname=\"x\"\nnetworks=[\"10.0.0.0/8\"]\ntimezone=\"Mars/Base\"\n")
-            .unwrap_err()
-            .to_string()
-            .contains("unknown time zone"));
-        assert!(settings("[retention]\nmax_bytes = \"lots\"\n").unwrap_err().to_string().contains("retention.max_bytes"));
+        assert!(
+            settings("[[source]]\nname=\"x\"\nnetworks=[\"10.0.0.0/8\"]\ntimezone=\"Mars/Base\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown time zone")
+        );
+        assert!(
+            settings("[retention]\nmax_bytes = \"lots\"\n")
+                .unwrap_err()
+                .to_string()
+                .contains("retention.max_bytes")
+        );
         assert!(settings("[retention]\nevents = \"30 fortnights\"\n").is_err());
     }
 

@@ -197,7 +197,12 @@ pub struct Event {
 
 impl Event {
     /// An empty syslog event received now from `source`, for decoders and tests to fill in.
-    pub fn new(received_at_ns: i64, source: SocketAddr, transport: Transport, kind: EventKind) -> Event {
+    pub fn new(
+        received_at_ns: i64,
+        source: SocketAddr,
+        transport: Transport,
+        kind: EventKind,
+    ) -> Event {
         Event {
             id: 0,
             received_at_ns,
@@ -233,7 +238,13 @@ impl Event {
             + self
                 .structured_data
                 .iter()
-                .map(|e| e.id.len() + e.params.iter().map(|(k, v)| k.len() + v.len() + 48).sum::<usize>())
+                .map(|e| {
+                    e.id.len()
+                        + e.params
+                            .iter()
+                            .map(|(k, v)| k.len() + v.len() + 48)
+                            .sum::<usize>()
+                })
                 .sum::<usize>()
     }
 }

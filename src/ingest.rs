@@ -53,7 +53,15 @@ pub fn channel(normalizer: Normalizer, capacity_events: usize) -> (Ingest, Inges
     let (tx, rx) = crossbeam_channel::unbounded();
     let capacity = capacity_events.clamp(1, Semaphore::MAX_PERMITS);
     let room = Arc::new(Semaphore::new(capacity));
-    (Ingest { normalizer, tx, room: room.clone(), capacity }, IngestReceiver { rx, room })
+    (
+        Ingest {
+            normalizer,
+            tx,
+            room: room.clone(),
+            capacity,
+        },
+        IngestReceiver { rx, room },
+    )
 }
 
 impl Ingest {
@@ -63,8 +71,15 @@ impl Ingest {
     }
 
     /// Decodes one syslog datagram or frame (never fails: what does not parse is kept raw).
-    pub fn syslog_event(&self, bytes: &[u8], peer: SocketAddr, transport: Transport, received_at_ns: i64) -> Event {
-        self.normalizer.syslog(bytes, peer, transport, received_at_ns)
+    pub fn syslog_event(
+        &self,
+        bytes: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+        received_at_ns: i64,
+    ) -> Event {
+        self.normalizer
+            .syslog(bytes, peer, transport, received_at_ns)
     }
 
     /// Queues a chunk without waiting; on a full queue the chunk is dropped and counted.
@@ -80,11 +95,17 @@ impl Ingest {
                 self.send(events, permits)
             }
             Err(tokio::sync::TryAcquireError::NoPermits) => {
-                metrics().events_dropped.with_label_values(&["queue_full"]).inc_by(n as u64);
+                metrics()
+                    .events_dropped
+                    .with_label_values(&["queue_full"])
+                    .inc_by(n as u64);
                 Err(SubmitError::QueueFull)
             }
             Err(tokio::sync::TryAcquireError::Closed) => {
-                metrics().events_dropped.with_label_values(&["shutdown"]).inc_by(n as u64);
+                metrics()
+                    .events_dropped
+                    .with_label_values(&["shutdown"])
+                    .inc_by(n as u64);
                 Err(SubmitError::Closed)
             }
         }
@@ -102,7 +123,10 @@ impl Ingest {
                 self.send(events, permits)
             }
             Err(_) => {
-                metrics().events_dropped.with_label_values(&["shutdown"]).inc_by(events.len() as u64);
+                metrics()
+                    .events_dropped
+                    .with_label_values(&["shutdown"])
+                    .inc_by(events.len() as u64);
                 Err(SubmitError::Closed)
             }
         }
@@ -113,7 +137,10 @@ impl Ingest {
         metrics().ingest_queue_depth.add(n as i64);
         self.tx.send(Chunk { events, permits }).map_err(|lost| {
             metrics().ingest_queue_depth.sub(n as i64);
-            metrics().events_dropped.with_label_values(&["shutdown"]).inc_by(lost.0.events.len() as u64);
+            metrics()
+                .events_dropped
+                .with_label_values(&["shutdown"])
+                .inc_by(lost.0.events.len() as u64);
             SubmitError::Closed
         })
     }

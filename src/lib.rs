@@ -4,6 +4,7 @@
 //! `metrics` reading what the pipeline did. `ARCHITECTURE.md` is the map; each module's own doc
 //! comment says what it owns and what it deliberately does not do.
 
+pub mod accounts; // users, roles, API tokens (argon2), no storage details
 pub mod app; // wires the pipeline: threads, tasks, queues, shutdown
 pub mod cli; // clap definitions of the command line
 pub mod config; // TOML config + flags/env -> validated Settings
@@ -13,6 +14,6 @@ pub mod ingest; // the bounded queue between listeners and the store writer
 pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing)
 pub mod metrics; // every Prometheus metric, in one place
 pub mod normalize; // parsed fields + peer + source settings -> Event with a level
+pub mod rules; // rule files: today a syntax check; the rules issue adds the engine
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
-pub mod accounts; // users, roles, API tokens (argon2), no storage details
 pub mod web; // axum: health, metrics, JSON API; the only module that knows HTTP

@@ -8,8 +8,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::event::{EventKind, Level};
@@ -66,32 +66,44 @@ pub fn metrics() -> &'static Metrics {
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    let metric =
+        IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     let metric = IntCounter::new(name, help).expect("valid metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let metric = IntGauge::new(name, help).expect("valid metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric definition");
-    registry.register(Box::new(metric.clone())).expect("metric registered once");
+    let metric = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .expect("valid metric definition");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric registered once");
     metric
 }
 
@@ -105,7 +117,12 @@ impl Metrics {
                 "Datagrams or TCP frames read from a socket.",
                 &["listener"],
             ),
-            bytes_received: counter_vec(&r, "trapline_bytes_received_total", "Payload bytes read from a socket.", &["listener"]),
+            bytes_received: counter_vec(
+                &r,
+                "trapline_bytes_received_total",
+                "Payload bytes read from a socket.",
+                &["listener"],
+            ),
             events_stored: counter_vec(
                 &r,
                 "trapline_events_stored_total",
@@ -124,9 +141,24 @@ impl Metrics {
                 "Inputs received but not stored, by reason.",
                 &["reason"],
             ),
-            alerts_raised: counter_vec(&r, "trapline_alerts_raised_total", "Alerts raised.", &["level"]),
-            alerts_open: gauge_vec(&r, "trapline_alerts_open", "Alerts currently open.", &["level"]),
-            rule_matches: counter_vec(&r, "trapline_rule_matches_total", "Events matched per rule.", &["rule"]),
+            alerts_raised: counter_vec(
+                &r,
+                "trapline_alerts_raised_total",
+                "Alerts raised.",
+                &["level"],
+            ),
+            alerts_open: gauge_vec(
+                &r,
+                "trapline_alerts_open",
+                "Alerts currently open.",
+                &["level"],
+            ),
+            rule_matches: counter_vec(
+                &r,
+                "trapline_rule_matches_total",
+                "Events matched per rule.",
+                &["rule"],
+            ),
             notifications: counter_vec(
                 &r,
                 "trapline_notifications_total",
@@ -142,9 +174,15 @@ impl Metrics {
                 &r,
                 "trapline_ingest_latency_seconds",
                 "Time from socket read to durably stored.",
-                vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                vec![
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
             ),
-            tcp_connections_open: gauge(&r, "trapline_tcp_connections_open", "Open syslog TCP connections."),
+            tcp_connections_open: gauge(
+                &r,
+                "trapline_tcp_connections_open",
+                "Open syslog TCP connections.",
+            ),
             tcp_frames_oversized: counter(
                 &r,
                 "trapline_tcp_frames_oversized_total",
@@ -156,22 +194,41 @@ impl Metrics {
                 "Effective SO_RCVBUF of a UDP listener.",
                 &["listener"],
             ),
-            store_blocks_written: counter(&r, "trapline_store_blocks_written_total", "Event blocks written."),
-            store_flushes: counter(&r, "trapline_store_flushes_total", "Group-commit flushes of the store."),
+            store_blocks_written: counter(
+                &r,
+                "trapline_store_blocks_written_total",
+                "Event blocks written.",
+            ),
+            store_flushes: counter(
+                &r,
+                "trapline_store_flushes_total",
+                "Group-commit flushes of the store.",
+            ),
             store_flush_seconds: histogram(
                 &r,
                 "trapline_store_flush_seconds",
                 "Duration of one store flush.",
-                vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0],
+                vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                ],
             ),
-            store_size_bytes: gauge(&r, "trapline_store_size_bytes", "Size of the store on disk."),
+            store_size_bytes: gauge(
+                &r,
+                "trapline_store_size_bytes",
+                "Size of the store on disk.",
+            ),
             retention_deleted_events: counter_vec(
                 &r,
                 "trapline_retention_deleted_events_total",
                 "Events removed by retention.",
                 &["reason"],
             ),
-            http_requests: counter_vec(&r, "trapline_http_requests_total", "HTTP requests served.", &["path", "status"]),
+            http_requests: counter_vec(
+                &r,
+                "trapline_http_requests_total",
+                "HTTP requests served.",
+                &["path", "status"],
+            ),
             registry: r,
         };
         m.precreate_series();
@@ -183,7 +240,8 @@ impl Metrics {
         for kind in EventKind::ALL {
             self.parse_errors.with_label_values(&[kind.as_str()]);
             for level in Level::ALL {
-                self.events_stored.with_label_values(&[kind.as_str(), level.as_str()]);
+                self.events_stored
+                    .with_label_values(&[kind.as_str(), level.as_str()]);
             }
         }
         for reason in ["queue_full", "store_error"] {

@@ -14,14 +14,18 @@ pub struct LevelTable {
 impl Default for LevelTable {
     fn default() -> Self {
         use Level::*;
-        LevelTable { by_severity: [Critical, Critical, Warning, Low, Low, None, None, None] }
+        LevelTable {
+            by_severity: [Critical, Critical, Warning, Low, Low, None, None, None],
+        }
     }
 }
 
 impl LevelTable {
     /// The level for a severity; events without a severity get `none`.
     pub fn level_for(&self, severity: Option<u8>) -> Level {
-        severity.and_then(|s| self.by_severity.get(s as usize).copied()).unwrap_or(Level::None)
+        severity
+            .and_then(|s| self.by_severity.get(s as usize).copied())
+            .unwrap_or(Level::None)
     }
 }
 
@@ -37,7 +41,13 @@ impl Normalizer {
     }
 
     /// Decodes one syslog datagram or frame into an event (placeholder until the decoder lands).
-    pub fn syslog(&self, bytes: &[u8], peer: SocketAddr, transport: Transport, received_at_ns: i64) -> Event {
+    pub fn syslog(
+        &self,
+        bytes: &[u8],
+        peer: SocketAddr,
+        transport: Transport,
+        received_at_ns: i64,
+    ) -> Event {
         let mut event = Event::new(received_at_ns, peer, transport, EventKind::Syslog);
         event.message = String::from_utf8_lossy(bytes).into_owned();
         event

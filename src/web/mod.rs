@@ -1,1 +1,147 @@
-//! Web placeholder.
+//! HTTP: health, readiness, Prometheus metrics and the JSON API (axum).
+//!
+//! The only module that knows HTTP. One cloneable [`AppState`]; each resource file owns its
+//! routes, request/response types and handlers; one [`ApiError`] turns failures into the
+//! contract's `{"error": …, "detail": …}` bodies (details are logged, never a stack trace).
+//! Handlers read the store through its query API; they never see sled.
+
+pub mod api;
+pub mod auth;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::accounts::Accounts;
+use crate::metrics::{self, metrics};
+use crate::store::Store;
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub accounts: Arc<Accounts>,
+    /// Set once the listeners are bound and the store is open.
+    pub ready: Arc<AtomicBool>,
+    /// Whether `/metrics` needs a bearer token too.
+    pub metrics_require_token: bool,
+}
+
+/// An API failure, rendered as `{"error": "...", "detail": ...}` with a fitting status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("bad request")]
+    BadRequest(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, serde_json::Value::Null),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, serde_json::Value::Null),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, serde_json::Value::Null),
+            ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, json!(detail)),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "Internal error while serving a request.");
+                (StatusCode::INTERNAL_SERVER_ERROR, serde_json::Value::Null)
+            }
+        };
+        let mut response = (
+            status,
+            axum::Json(json!({"error": self.to_string(), "detail": detail})),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let metrics_route = if state.metrics_require_token {
+        Router::new()
+            .route("/metrics", get(metrics_text))
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_token,
+            ))
+    } else {
+        Router::new().route("/metrics", get(metrics_text))
+    };
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .merge(metrics_route)
+        .nest("/api/v1", api::router(state.clone()))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn(count_requests))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    if state.ready.load(Ordering::Acquire) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    }
+}
+
+async fn metrics_text() -> Response {
+    (
+        [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics().render(),
+    )
+        .into_response()
+}
+
+/// Counts requests by route template (never the raw URI: labels stay bounded).
+async fn count_requests(request: Request, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "other".into());
+    let response = next.run(request).await;
+    metrics()
+        .http_requests
+        .with_label_values(&[&path, response.status().as_str()])
+        .inc();
+    response
+}
+
+/// Binds the HTTP listener; returns the bound address and the server future's task.
+pub async fn serve(
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok((bound, task))
+}
