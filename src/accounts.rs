@@ -273,13 +273,13 @@ impl Accounts {
             return Ok(None);
         }
         let user = self.user(&record.user)?;
-        if user.is_some() {
-            if let Ok(mut cache) = self.verified_tokens.lock() {
-                if cache.len() > 10_000 {
-                    cache.clear();
-                }
-                cache.insert(digest, record.user);
+        if user.is_some()
+            && let Ok(mut cache) = self.verified_tokens.lock()
+        {
+            if cache.len() > 10_000 {
+                cache.clear();
             }
+            cache.insert(digest, record.user);
         }
         Ok(user)
     }

@@ -263,7 +263,7 @@ impl SourceTable {
             .enumerate()
             .flat_map(|(index, source)| source.networks.iter().map(move |net| (*net, index)))
             .collect();
-        entries.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        entries.sort_by_key(|entry| std::cmp::Reverse(entry.0.prefix_len()));
         SourceTable {
             entries,
             sources,
