@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `trapline` binary on loopback, driven by real clients
+//! (util-linux `logger`, raw sockets, `promtool`, HTTP). One module per feature.
+
+mod cli;
+mod harness;
+mod lifecycle;
+mod metrics;
+mod syslog;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine or a developer's laptop.
+#
+# Tests drive trapline with real clients, so the system tools they need are installed first when
+# missing (apt-get, as root or through sudo) — a test never skips because a tool is absent:
+#   logger (bsdutils), snmptrap/snmpinform (snmp), promtool (prometheus).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v logger   >/dev/null || need+=(bsdutils)
+command -v snmptrap >/dev/null || need+=(snmp)
+command -v promtool >/dev/null || need+=(prometheus)
+if ((${#need[@]})); then
+  echo "tests/run.sh: installing ${need[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# logger --octet-count and --sd-id need util-linux >= 2.26.
+logger --help | grep -q -- --octet-count || { echo "logger is too old (need util-linux >= 2.26)" >&2; exit 1; }
+
+cargo test --locked --all-targets "$@"
