@@ -82,3 +82,32 @@ fn first_start_creates_admin_with_a_private_password_file() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn corrupt_store_is_refused_naming_the_path_unless_moved_aside() {
+    let (dir, token) = crate::harness::prepare_data_dir();
+    let store_dir = dir.path().join("data/store");
+    // Overwrite every sled file with garbage.
+    for entry in std::fs::read_dir(&store_dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() && path.file_name().unwrap() != "LOCK" {
+            std::fs::write(&path, vec![0xA5u8; 4096]).unwrap();
+        }
+    }
+    let (mut child, log) = spawn_run(dir.path(), &[]);
+    let status = child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let text = log.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains(store_dir.to_str().unwrap()), "error names the store path: {text}");
+    assert!(text.contains("--move-corrupt-store"), "error says how to go on: {text}");
+    assert!(!text.contains("panicked"), "{text}");
+
+    let tl = crate::harness::Instance::start_in(dir, token, &["--move-corrupt-store"]);
+    assert!(tl.log().contains("Moved the corrupt store aside"), "{}", tl.log());
+    let moved = std::fs::read_dir(tl.dir.path().join("data"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("store.corrupt-"));
+    assert!(moved, "the corrupt store was kept aside for inspection");
+}

@@ -5,4 +5,5 @@ mod cli;
 mod harness;
 mod lifecycle;
 mod metrics;
+mod sources;
 mod syslog;
