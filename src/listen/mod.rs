@@ -1,1 +1,83 @@
-//! Sockets only. Placeholder.
+//! The syslog listeners: sockets only.
+//!
+//! - [`udp`]: one dedicated std thread per UDP socket, reading batches with `recvmmsg` into
+//!   preallocated slots, decoding inline and handing each batch to the ingest queue with
+//!   [`Ingest::try_submit`](crate::ingest::Ingest::try_submit) (a full queue drops and counts).
+//! - [`tcp`]: a tokio accept loop and one task per connection, splitting the stream into frames
+//!   with [`framing`] and handing each read's frames over with
+//!   [`Ingest::submit`](crate::ingest::Ingest::submit), which waits and so pushes back on the
+//!   sender.
+//! - [`framing`]: RFC 6587 octet-counting and non-transparent framing, pure and I/O-free.
+//!
+//! This module does not parse syslog (that is `decode`/`normalize`, reached through
+//! [`Ingest::syslog_event`](crate::ingest::Ingest::syslog_event)), store anything, or log the
+//! addresses it binds (the caller does).
+
+pub mod framing;
+pub mod tcp;
+pub mod udp;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+pub use framing::{Frame, FrameDecoder};
+// pub use tcp::bind_tcp_syslog;
+// pub use udp::{UdpListenerHandle, spawn_udp_syslog};
+
+/// Why a listener could not start. Once started, listeners never fail: they log and go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// Creating, configuring or binding the socket failed (address in use, no permission, ...).
+    #[error("cannot bind {kind} listener to {addr}: {source}")]
+    Bind {
+        kind: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The receive thread could not be started.
+    #[error("cannot start the {kind} receive thread: {source}")]
+    Thread {
+        kind: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Lets a repeated warning through at most once per interval, counting what it held back, so
+/// that a hostile or broken sender cannot flood the log.
+#[derive(Debug)]
+pub(crate) struct LogLimiter {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl LogLimiter {
+    pub(crate) fn new(interval: Duration) -> LogLimiter {
+        LogLimiter {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// `Some(n)` when the warning may be logged now, `n` being how many were held back since the
+    /// last one; `None` when it should be held back.
+    pub(crate) fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.interval)
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// An IPv4 peer seen through a dual-stack IPv6 socket (`::ffff:a.b.c.d`) as plain IPv4, so
+/// events show the address operators know.
+pub(crate) fn canonical_peer(peer: SocketAddr) -> SocketAddr {
+    SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
