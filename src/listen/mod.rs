@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 pub use framing::{Frame, FrameDecoder};
 // pub use tcp::bind_tcp_syslog;
-// pub use udp::{UdpListenerHandle, spawn_udp_syslog};
+pub use udp::{UdpListenerHandle, spawn_udp_syslog};
 
 /// Why a listener could not start. Once started, listeners never fail: they log and go on.
 #[derive(Debug, thiserror::Error)]
@@ -80,4 +80,56 @@ impl LogLimiter {
 /// events show the address operators know.
 pub(crate) fn canonical_peer(peer: SocketAddr) -> SocketAddr {
     SocketAddr::new(peer.ip().to_canonical(), peer.port())
+}
+
+/// Helpers shared by the UDP and TCP tests.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::config::{IngestSettings, SourceTable};
+    use crate::event::Event;
+    use crate::ingest::{Ingest, IngestReceiver, channel};
+    use crate::normalize::{LevelTable, Normalizer};
+
+    /// Ingest settings for tests, with the given maximum message size.
+    pub(crate) fn ingest_settings(max_message_bytes: usize) -> IngestSettings {
+        IngestSettings {
+            queue_events: 1024,
+            udp_receive_buffer_bytes: 1 << 20,
+            max_message_bytes,
+            max_tcp_connections: 1024,
+            block_events: 1024,
+            block_max_age: Duration::from_millis(100),
+            flush_interval: Duration::from_millis(20),
+            cache_bytes: 1 << 20,
+        }
+    }
+
+    /// An ingest queue of `capacity` events over the placeholder normalizer.
+    pub(crate) fn test_ingest(capacity: usize) -> (Arc<Ingest>, IngestReceiver) {
+        let normalizer = Normalizer::new(SourceTable::new(vec![]), LevelTable::default());
+        let (ingest, rx) = channel(normalizer, capacity);
+        (Arc::new(ingest), rx)
+    }
+
+    /// Receives exactly `n` events, panicking after `timeout` or if the chunks hold more.
+    pub(crate) fn collect(rx: &mut IngestReceiver, n: usize, timeout: Duration) -> Vec<Event> {
+        let deadline = Instant::now() + timeout;
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out with {} of {n} events",
+                events.len()
+            );
+            if let Ok(Some(chunk)) = rx.recv_timeout(left.min(Duration::from_millis(100))) {
+                events.extend(chunk.events);
+            }
+        }
+        assert_eq!(events.len(), n, "more events than expected");
+        events
+    }
 }
