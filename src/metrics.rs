@@ -41,6 +41,9 @@ pub struct Metrics {
     pub ingest_latency: Histogram,
     /// `trapline_tcp_connections_open`.
     pub tcp_connections_open: IntGauge,
+    /// `trapline_tcp_connections_refused_total`: connections closed at once because
+    /// `max_tcp_connections` were already open.
+    pub tcp_connections_refused: IntCounter,
     /// `trapline_tcp_frames_oversized_total`: frames cut at the maximum frame size.
     pub tcp_frames_oversized: IntCounter,
     /// `trapline_udp_receive_buffer_bytes{listener}`: the SO_RCVBUF the kernel actually granted.
@@ -145,6 +148,11 @@ impl Metrics {
                 vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
             ),
             tcp_connections_open: gauge(&r, "trapline_tcp_connections_open", "Open syslog TCP connections."),
+            tcp_connections_refused: counter(
+                &r,
+                "trapline_tcp_connections_refused_total",
+                "Syslog TCP connections closed at once because the connection limit was reached.",
+            ),
             tcp_frames_oversized: counter(
                 &r,
                 "trapline_tcp_frames_oversized_total",

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 pub use framing::{Frame, FrameDecoder};
-// pub use tcp::bind_tcp_syslog;
+pub use tcp::bind_tcp_syslog;
 pub use udp::{UdpListenerHandle, spawn_udp_syslog};
 
 /// Why a listener could not start. Once started, listeners never fail: they log and go on.
