@@ -15,6 +15,10 @@
 //! frames (a bare LF, such as the one many senders append after an octet-counted frame) are
 //! skipped.
 //!
+//! Per-frame detection has one known ambiguity, shared with rsyslog: an LF-framed message that
+//! starts with digits and a space (`12 apples\n`) is read as octet-counted. Real syslog messages
+//! start with `<PRI>`, so this only bites senders that omit the PRI.
+//!
 //! The decoder never holds more than `max_frame_bytes + 1` bytes, whatever it is fed. It does no
 //! I/O, knows nothing of sockets or events, and never fails.
 

@@ -297,11 +297,31 @@ impl Connection {
         self.submit(chunk).await;
     }
 
-    /// Counts and queues a chunk, waiting for room (this is the back-pressure).
-    async fn submit(&self, chunk: Vec<Event>) -> bool {
-        self.frames.inc_by(chunk.len() as u64);
+    /// Counts and queues a chunk, waiting for room (this is the back-pressure); false when the
+    /// connection should close.
+    ///
+    /// The wait is unbounded in normal operation, but once shutdown is requested it lasts at most
+    /// [`SHUTDOWN_GRACE`] more, so a stalled pipeline cannot keep the listener from returning.
+    async fn submit(&mut self, chunk: Vec<Event>) -> bool {
+        let count = chunk.len() as u64;
+        self.frames.inc_by(count);
         // A closed queue counts the chunk as dropped (reason "shutdown") itself.
-        self.ingest.submit(chunk).await.is_ok()
+        let submit = self.ingest.submit(chunk);
+        tokio::pin!(submit);
+        tokio::select! {
+            result = &mut submit => return result.is_ok(),
+            () = stop_requested(&mut self.shutdown) => {}
+        }
+        match timeout(SHUTDOWN_GRACE, submit).await {
+            Ok(result) => result.is_ok(),
+            Err(_) => {
+                metrics()
+                    .events_dropped
+                    .with_label_values(&["shutdown"])
+                    .inc_by(count);
+                false
+            }
+        }
     }
 }
 
@@ -522,6 +542,38 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn shutdown_is_not_held_up_by_a_full_queue() {
+        let dropped = metrics().events_dropped.with_label_values(&["shutdown"]);
+        let before = dropped.get();
+        // Room for one event, and nobody drains it: the second frame's submit waits.
+        let server = start(ingest_settings(1024), 1).await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(b"fits\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stream.write_all(b"waits\n").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        server.stop.send(true).unwrap();
+        let limit = SHUTDOWN_GRACE + Duration::from_secs(3);
+        timeout(limit, server.task)
+            .await
+            .expect("listener returned")
+            .unwrap();
+        assert!(
+            dropped.get() > before,
+            "the waiting chunk is counted as dropped"
+        );
+        let mut rx = server.rx.unwrap();
+        let queued = rx.try_recv().expect("the first chunk is queued").events;
+        assert_eq!(
+            queued
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>(),
+            ["fits"]
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The syslog UDP listener: one dedicated thread per socket, batched `recvmmsg`, inline decode.
 //!
 //! The design follows `notes/udp-recv.md`: a std thread (not a tokio task) calls
-//! `recvmmsg(MSG_WAITFORONE)` for up to [`BATCH`] datagrams at a time into preallocated slots,
+//! `recvmmsg(MSG_WAITFORONE)` for up to `BATCH` (64) datagrams at a time into preallocated slots,
 //! decodes every datagram right there with [`Ingest::syslog_event`], and hands the whole batch
 //! to the queue with one [`Ingest::try_submit`]. Handing raw datagrams to another thread would
 //! cost more than the batching saves. A full queue drops the batch and counts it
