@@ -40,11 +40,24 @@ fn parse_rate(text: &str) -> u64 {
 fn options() -> Options {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = !args.iter().any(|a| a == "--bench");
-    let mut o = Options { rates: vec![100_000, 200_000, 300_000, 450_000], secs: 8.0, lines: None, reps: 1, smoke };
+    let mut o = Options {
+        rates: vec![100_000, 200_000, 300_000, 450_000],
+        secs: 8.0,
+        lines: None,
+        reps: 1,
+        smoke,
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--rates" => o.rates = it.next().expect("--rates LIST").split(',').map(parse_rate).collect(),
+            "--rates" => {
+                o.rates = it
+                    .next()
+                    .expect("--rates LIST")
+                    .split(',')
+                    .map(parse_rate)
+                    .collect()
+            }
             "--secs" => o.secs = it.next().expect("--secs N").parse().expect("number"),
             "--lines" => o.lines = Some(PathBuf::from(it.next().expect("--lines FILE"))),
             "--reps" => o.reps = it.next().expect("--reps N").parse().expect("number"),
@@ -61,15 +74,28 @@ fn options() -> Options {
 /// Message corpus: `--lines FILE`, or the repository's fixtures with a PRI added where missing.
 fn corpus(options: &Options) -> Vec<Vec<u8>> {
     let texts: Vec<String> = match &options.lines {
-        Some(path) => std::fs::read_to_string(path).expect("read --lines").lines().map(str::to_string).collect(),
+        Some(path) => std::fs::read_to_string(path)
+            .expect("read --lines")
+            .lines()
+            .map(str::to_string)
+            .collect(),
         None => {
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/syslog");
             let mut lines = Vec::new();
-            for name in ["rfc_examples.log", "syslog_loose_fixtures.log", "loghub_linux_2k.log", "loghub_openssh_2k.log"] {
+            for name in [
+                "rfc_examples.log",
+                "syslog_loose_fixtures.log",
+                "loghub_linux_2k.log",
+                "loghub_openssh_2k.log",
+            ] {
                 if let Ok(text) = std::fs::read_to_string(format!("{dir}/{name}")) {
                     lines.extend(text.lines().map(|l| {
                         let l = l.trim_end_matches('\r');
-                        if l.starts_with('<') { l.to_string() } else { format!("<13>{l}") }
+                        if l.starts_with('<') {
+                            l.to_string()
+                        } else {
+                            format!("<13>{l}")
+                        }
                     }));
                 }
             }
@@ -79,7 +105,11 @@ fn corpus(options: &Options) -> Vec<Vec<u8>> {
             lines
         }
     };
-    texts.into_iter().filter(|l| !l.is_empty()).map(String::into_bytes).collect()
+    texts
+        .into_iter()
+        .filter(|l| !l.is_empty())
+        .map(String::into_bytes)
+        .collect()
 }
 
 /// Sends `count` datagrams at `rate`/s with sendmmsg in batches of 64, pacing per batch.
@@ -96,7 +126,10 @@ fn blast(to: SocketAddr, corpus: &[Vec<u8>], count: u64, rate: u64) -> (u64, f64
         let mut iovs: Vec<libc::iovec> = (0..n)
             .map(|i| {
                 let msg = &corpus[(next + i) % corpus.len()];
-                libc::iovec { iov_base: msg.as_ptr() as *mut libc::c_void, iov_len: msg.len() }
+                libc::iovec {
+                    iov_base: msg.as_ptr() as *mut libc::c_void,
+                    iov_len: msg.len(),
+                }
             })
             .collect();
         let mut hdrs: Vec<libc::mmsghdr> = iovs
@@ -134,12 +167,23 @@ struct Running {
     _dir: tempfile::TempDir,
 }
 
+// The child is handed to the caller inside `Running`; `trial` waits for it after SIGTERM.
+#[allow(clippy::zombie_processes)]
 fn start_trapline() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_trapline");
     let mut child = Command::new(bin)
         .args(["run", "--data", dir.path().join("data").to_str().unwrap()])
-        .args(["--syslog-udp", "127.0.0.1:0", "--syslog-tcp", "", "--trap-udp", "", "--http", "127.0.0.1:0"])
+        .args([
+            "--syslog-udp",
+            "127.0.0.1:0",
+            "--syslog-tcp",
+            "",
+            "--trap-udp",
+            "",
+            "--http",
+            "127.0.0.1:0",
+        ])
         .env("TRAPLINE_ADMIN_PASSWORD", "bench-password")
         .env("TRAPLINE_LOG", "info")
         .stderr(Stdio::piped())
@@ -156,20 +200,34 @@ fn start_trapline() -> Running {
     });
     let find = |kind: &str| -> Option<SocketAddr> {
         let needle = format!("listening kind={kind} addr=");
-        log.lock().unwrap().iter().find_map(|l| l.find(&needle).map(|at| l[at + needle.len()..].trim().parse().unwrap()))
+        log.lock().unwrap().iter().find_map(|l| {
+            l.find(&needle)
+                .map(|at| l[at + needle.len()..].trim().parse().unwrap())
+        })
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let (Some(udp), Some(http)) = (find("syslog-udp"), find("http")) {
-            return Running { child, http, udp, _dir: dir };
+            return Running {
+                child,
+                http,
+                udp,
+                _dir: dir,
+            };
         }
-        assert!(Instant::now() < deadline, "trapline did not start: {:?}", log.lock().unwrap());
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("trapline did not start: {:?}", log.lock().unwrap());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
 fn metric(http: SocketAddr, name: &str) -> f64 {
-    let text = reqwest::blocking::get(format!("http://{http}/metrics")).and_then(|r| r.text()).unwrap_or_default();
+    let text = reqwest::blocking::get(format!("http://{http}/metrics"))
+        .and_then(|r| r.text())
+        .unwrap_or_default();
     text.lines()
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -180,7 +238,12 @@ fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // After ")": state is field 0, utime is 11, stime is 12.
     (ticks(11) + ticks(12)) / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
@@ -203,7 +266,11 @@ fn rcvbuf_errors() -> u64 {
     }
     let names: Vec<&str> = udp[0].split_whitespace().collect();
     let values: Vec<&str> = udp[1].split_whitespace().collect();
-    names.iter().position(|n| *n == "RcvbufErrors").and_then(|i| values.get(i)?.parse().ok()).unwrap_or(0)
+    names
+        .iter()
+        .position(|n| *n == "RcvbufErrors")
+        .and_then(|i| values.get(i)?.parse().ok())
+        .unwrap_or(0)
 }
 
 struct Trial {
@@ -228,7 +295,10 @@ fn trial(corpus: &[Vec<u8>], rate: u64, secs: f64) -> Trial {
     let t0 = Instant::now();
     let (sent, _) = blast(tl.udp, corpus, count, rate);
     // Wait until the stored counter stops moving for 1 s.
-    let (mut last, mut last_change) = (metric(tl.http, "trapline_events_stored_total"), Instant::now());
+    let (mut last, mut last_change) = (
+        metric(tl.http, "trapline_events_stored_total"),
+        Instant::now(),
+    );
     let mut done_at = t0.elapsed();
     while last_change.elapsed() < Duration::from_secs(1) {
         std::thread::sleep(Duration::from_millis(100));
@@ -264,8 +334,15 @@ fn main() {
     let options = options();
     let corpus = corpus(&options);
     let avg = corpus.iter().map(Vec::len).sum::<usize>() / corpus.len().max(1);
-    println!("ingest bench: {} distinct messages, avg {avg} B, {} s per rate", corpus.len(), options.secs);
-    println!("{:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>10} {:>9} {:>8}", "rate", "sent", "stored", "loss%", "dropped", "kdrops", "eff/s", "CPU-s/M", "RSS MiB");
+    println!(
+        "ingest bench: {} distinct messages, avg {avg} B, {} s per rate",
+        corpus.len(),
+        options.secs
+    );
+    println!(
+        "{:>9} {:>9} {:>9} {:>7} {:>8} {:>8} {:>10} {:>9} {:>8}",
+        "rate", "sent", "stored", "loss%", "dropped", "kdrops", "eff/s", "CPU-s/M", "RSS MiB"
+    );
     let mut best: Option<u64> = None;
     for &rate in &options.rates {
         for _ in 0..options.reps {
@@ -273,7 +350,15 @@ fn main() {
             let loss = 100.0 * (t.sent.saturating_sub(t.stored)) as f64 / t.sent.max(1) as f64;
             println!(
                 "{:>9} {:>9} {:>9} {:>7.3} {:>8} {:>8} {:>10.0} {:>9.2} {:>8.1}",
-                t.rate, t.sent, t.stored, loss, t.dropped, t.kernel_drops, t.eff_rate, t.cpu_per_m, t.rss_mib
+                t.rate,
+                t.sent,
+                t.stored,
+                loss,
+                t.dropped,
+                t.kernel_drops,
+                t.eff_rate,
+                t.cpu_per_m,
+                t.rss_mib
             );
             if t.dropped == 0 && t.stored == t.sent && t.eff_rate >= 0.97 * t.rate as f64 {
                 best = Some(best.map_or(rate, |b: u64| b.max(rate)));

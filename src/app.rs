@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::accounts::Accounts;
 use crate::config::Settings;
-use crate::ingest::{self, IngestReceiver};
+use crate::ingest::{self, Ingest, IngestReceiver};
 use crate::listen;
 use crate::normalize::{LevelTable, Normalizer};
 use crate::store::{Store, StoreError, StoreOptions};
@@ -109,7 +109,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let writer = spawn_writer(store.clone(), receiver, settings.ingest.block_max_age);
     let retention = spawn_retention(store.clone(), &settings);
 
-    let listeners = listen::start(&settings, ingest.clone()).await?;
+    let listeners = Listeners::start(&settings, ingest.clone()).await?;
     drop(ingest); // the listeners hold the only senders now: when they stop, the queue closes.
     for (kind, addr) in listeners.bound() {
         info!("listening kind={kind} addr={addr}");
@@ -171,6 +171,65 @@ async fn join_thread(handle: JoinHandle<()>, name: &'static str) {
         .unwrap_or(true)
     {
         error!(thread = name, "Thread panicked while stopping.");
+    }
+}
+
+/// The running syslog listeners and how to stop them.
+struct Listeners {
+    bound: Vec<(&'static str, SocketAddr)>,
+    udp_stop: Arc<AtomicBool>,
+    udp_threads: Vec<JoinHandle<()>>,
+    tcp_stop: tokio::sync::watch::Sender<bool>,
+    tcp_tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Listeners {
+    /// Binds every configured listener; fails (and binds nothing further) on the first error.
+    async fn start(
+        settings: &Settings,
+        ingest: Arc<Ingest>,
+    ) -> Result<Listeners, listen::ListenError> {
+        let (tcp_stop, tcp_stop_rx) = tokio::sync::watch::channel(false);
+        let mut listeners = Listeners {
+            bound: Vec::new(),
+            udp_stop: Arc::new(AtomicBool::new(false)),
+            udp_threads: Vec::new(),
+            tcp_stop,
+            tcp_tasks: Vec::new(),
+        };
+        if let Some(addr) = settings.syslog_udp {
+            let handle = listen::spawn_udp_syslog(
+                addr,
+                &settings.ingest,
+                ingest.clone(),
+                listeners.udp_stop.clone(),
+            )?;
+            listeners.bound.push(("syslog-udp", handle.local_addr));
+            listeners.udp_threads.push(handle.thread);
+        }
+        if let Some(addr) = settings.syslog_tcp {
+            let (bound, task) =
+                listen::bind_tcp_syslog(addr, &settings.ingest, ingest, tcp_stop_rx).await?;
+            listeners.bound.push(("syslog-tcp", bound));
+            listeners.tcp_tasks.push(task);
+        }
+        Ok(listeners)
+    }
+
+    fn bound(&self) -> &[(&'static str, SocketAddr)] {
+        &self.bound
+    }
+
+    /// Stops reading; returns once every listener has let go of the ingest queue.
+    async fn stop(self) {
+        self.udp_stop.store(true, Ordering::Release);
+        let _ = self.tcp_stop.send(true);
+        for task in self.tcp_tasks {
+            let _ = task.await;
+        }
+        for thread in self.udp_threads {
+            join_thread(thread, "udp listener").await;
+        }
     }
 }
 

@@ -8,8 +8,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use crate::event::{EventKind, Level};
@@ -41,6 +41,9 @@ pub struct Metrics {
     pub ingest_latency: Histogram,
     /// `trapline_tcp_connections_open`.
     pub tcp_connections_open: IntGauge,
+    /// `trapline_tcp_connections_refused_total`: connections closed at once because
+    /// `max_tcp_connections` were already open.
+    pub tcp_connections_refused: IntCounter,
     /// `trapline_tcp_frames_oversized_total`: frames cut at the maximum frame size.
     pub tcp_frames_oversized: IntCounter,
     /// `trapline_udp_receive_buffer_bytes{listener}`: the SO_RCVBUF the kernel actually granted.
@@ -183,6 +186,11 @@ impl Metrics {
                 "trapline_tcp_connections_open",
                 "Open syslog TCP connections.",
             ),
+            tcp_connections_refused: counter(
+                &r,
+                "trapline_tcp_connections_refused_total",
+                "Syslog TCP connections closed at once because the connection limit was reached.",
+            ),
             tcp_frames_oversized: counter(
                 &r,
                 "trapline_tcp_frames_oversized_total",
@@ -265,6 +273,3 @@ impl Metrics {
 
 /// Content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
-
-/// `HistogramVec` re-exported for modules that define their own families later.
-pub type LabeledHistogram = HistogramVec;

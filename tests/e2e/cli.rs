@@ -9,7 +9,11 @@ fn check_config_accepts_the_defaults_and_reports_file_line_col() {
     let (code, out, _) = trapline(&["check-config"], None);
     assert_eq!((code, out.trim()), (0, "ok"));
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    write!(file, "data = \"/tmp/x\"\n\n[listen]\nsyslog_upd = \":514\"\n").unwrap();
+    write!(
+        file,
+        "data = \"/tmp/x\"\n\n[listen]\nsyslog_upd = \":514\"\n"
+    )
+    .unwrap();
     let path = file.path().to_str().unwrap().to_string();
     let (code, out, _) = trapline(&["check-config", "--config", &path], None);
     assert_eq!(code, 1);
@@ -23,7 +27,11 @@ fn check_rules_checks_the_shipped_pack_and_points_at_errors() {
     let (code, out, _) = trapline(&["check-rules", repo_rules], None);
     assert_eq!((code, out.trim()), (0, "ok"));
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("10-bad.toml"), "[[rule]]\nname = \"x\"\nlevel = = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("10-bad.toml"),
+        "[[rule]]\nname = \"x\"\nlevel = = 1\n",
+    )
+    .unwrap();
     let (code, out, _) = trapline(&["check-rules", dir.path().to_str().unwrap()], None);
     assert_eq!(code, 1);
     assert!(out.contains("10-bad.toml:3:"), "{out}");
@@ -34,13 +42,22 @@ fn user_add_rejects_bad_roles_and_short_passwords() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let data = data.to_str().unwrap();
-    let (code, _, err) = trapline(&["user", "add", "bob", "--role", "king", "--data", data], Some("longenough\n"));
+    let (code, _, err) = trapline(
+        &["user", "add", "bob", "--role", "king", "--data", data],
+        Some("longenough\n"),
+    );
     assert_eq!(code, 1);
     assert!(err.contains("unknown role"), "{err}");
-    let (code, _, err) = trapline(&["user", "add", "bob", "--role", "viewer", "--data", data], Some("short\n"));
+    let (code, _, err) = trapline(
+        &["user", "add", "bob", "--role", "viewer", "--data", data],
+        Some("short\n"),
+    );
     assert_eq!(code, 1);
     assert!(err.contains("at least 8"), "{err}");
-    let (code, out, _) = trapline(&["user", "add", "bob", "--role", "viewer", "--data", data], Some("longenough\n"));
+    let (code, out, _) = trapline(
+        &["user", "add", "bob", "--role", "viewer", "--data", data],
+        Some("longenough\n"),
+    );
     assert_eq!(code, 0);
     assert!(out.contains("bob"));
     let (code, _, err) = trapline(&["token", "create", "nobody", "--data", data], None);
@@ -58,7 +75,11 @@ fn api_requires_a_valid_token_and_health_does_not() {
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"], "unauthorized");
     let client = reqwest::blocking::Client::new();
-    let resp = client.get(tl.url("/api/v1/events")).bearer_auth("tl_0000_forged").send().unwrap();
+    let resp = client
+        .get(tl.url("/api/v1/events"))
+        .bearer_auth("tl_0000_forged")
+        .send()
+        .unwrap();
     assert_eq!(resp.status(), 401);
     let (status, body) = tl.api("/api/v1/events?level=urgent");
     assert_eq!(status, 400);

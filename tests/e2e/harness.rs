@@ -57,7 +57,10 @@ pub fn prepare_data_dir() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
-    let (code, _, err) = trapline(&["user", "add", "tester", "--role", "admin", "--data", data], Some("test-password-1\n"));
+    let (code, _, err) = trapline(
+        &["user", "add", "tester", "--role", "admin", "--data", data],
+        Some("test-password-1\n"),
+    );
     assert_eq!(code, 0, "user add failed: {err}");
     let (code, out, err) = trapline(&["token", "create", "tester", "--data", data], None);
     assert_eq!(code, 0, "token create failed: {err}");
@@ -82,7 +85,10 @@ impl Instance {
             syslog_tcp: "0.0.0.0:0".parse().unwrap(),
             http: "0.0.0.0:0".parse().unwrap(),
             token,
-            client: reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap(),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
         };
         instance.syslog_udp = instance.wait_for_listener("syslog-udp");
         instance.syslog_tcp = instance.wait_for_listener("syslog-tcp");
@@ -97,14 +103,27 @@ impl Instance {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(addr) = self.log.lock().unwrap().lines().find_map(|line| {
-                line.find(&needle).map(|at| line[at + needle.len()..].split_whitespace().next().unwrap().to_string())
+                line.find(&needle).map(|at| {
+                    line[at + needle.len()..]
+                        .split_whitespace()
+                        .next()
+                        .unwrap()
+                        .to_string()
+                })
             }) {
                 return addr.parse().unwrap();
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("trapline exited ({status}) before listening on {kind}:\n{}", self.log());
+                panic!(
+                    "trapline exited ({status}) before listening on {kind}:\n{}",
+                    self.log()
+                );
             }
-            assert!(Instant::now() < deadline, "no `{needle}` in the log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no `{needle}` in the log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -132,7 +151,12 @@ impl Instance {
 
     /// GET with the bearer token; returns (status, JSON body).
     pub fn api(&self, path_and_query: &str) -> (u16, Value) {
-        let resp = self.client.get(self.url(path_and_query)).bearer_auth(&self.token).send().unwrap();
+        let resp = self
+            .client
+            .get(self.url(path_and_query))
+            .bearer_auth(&self.token)
+            .send()
+            .unwrap();
         let status = resp.status().as_u16();
         (status, resp.json().unwrap_or(Value::Null))
     }
@@ -183,7 +207,12 @@ impl Instance {
             if events.len() >= n {
                 return events;
             }
-            assert!(Instant::now() < deadline, "only {} of {n} events for {query:?}:\n{}", events.len(), self.log());
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} events for {query:?}:\n{}",
+                events.len(),
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -196,7 +225,10 @@ impl Instance {
             if value >= at_least {
                 return value;
             }
-            assert!(Instant::now() < deadline, "{name}{{{filter}}} = {value}, wanted >= {at_least}");
+            assert!(
+                Instant::now() < deadline,
+                "{name}{{{filter}}} = {value}, wanted >= {at_least}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -241,11 +273,16 @@ impl Drop for Instance {
 /// Starts `trapline run` on `dir/data`, collecting its stderr into a shared string.
 pub fn spawn_run(dir: &Path, extra: &[&str]) -> (Child, Arc<Mutex<String>>) {
     let data = dir.join("data");
+    // Every listener on loopback port 0, unless `extra` sets it.
+    let mut args: Vec<&str> = vec!["run", "--data", data.to_str().unwrap()];
+    for flag in ["--syslog-udp", "--syslog-tcp", "--trap-udp", "--http"] {
+        if !extra.contains(&flag) {
+            args.extend([flag, "127.0.0.1:0"]);
+        }
+    }
+    args.extend(extra);
     let mut child = Command::new(binary())
-        .args(["run", "--data", data.to_str().unwrap()])
-        .args(["--syslog-udp", "127.0.0.1:0", "--syslog-tcp", "127.0.0.1:0", "--trap-udp", "127.0.0.1:0"])
-        .args(["--http", "127.0.0.1:0"])
-        .args(extra)
+        .args(&args)
         .env("TRAPLINE_LOG", "info")
         .env_remove("TRAPLINE_ADMIN_PASSWORD")
         .stdin(Stdio::null())
@@ -278,6 +315,13 @@ pub fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
 
 /// Runs `logger` against an instance; panics with its stderr on failure.
 pub fn logger(args: &[&str]) {
-    let out = Command::new("logger").args(args).output().expect("logger (util-linux) is installed");
-    assert!(out.status.success(), "logger {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("logger")
+        .args(args)
+        .output()
+        .expect("logger (util-linux) is installed");
+    assert!(
+        out.status.success(),
+        "logger {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -10,14 +10,30 @@ fn events_survive_sigterm_and_restart_with_increasing_ids() {
     let tl = Instance::start();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..500 {
-        sock.send_to(format!("<13>Nov 23 10:00:00 keep app: before restart {i}").as_bytes(), tl.syslog_udp).unwrap();
+        sock.send_to(
+            format!("<13>Nov 23 10:00:00 keep app: before restart {i}").as_bytes(),
+            tl.syslog_udp,
+        )
+        .unwrap();
     }
     tl.wait_events("", 500);
     let tl = tl.restart();
     let before = tl.events("");
-    assert_eq!(before.len(), 500, "all 500 events are back after the restart");
-    let max_before: u64 = before.iter().map(|e| e["id"].as_str().unwrap().parse::<u64>().unwrap()).max().unwrap();
-    sock.send_to(b"<13>Nov 23 10:00:01 keep app: after restart", tl.syslog_udp).unwrap();
+    assert_eq!(
+        before.len(),
+        500,
+        "all 500 events are back after the restart"
+    );
+    let max_before: u64 = before
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().parse::<u64>().unwrap())
+        .max()
+        .unwrap();
+    sock.send_to(
+        b"<13>Nov 23 10:00:01 keep app: after restart",
+        tl.syslog_udp,
+    )
+    .unwrap();
     let after = tl.wait_events("", 501);
     let newest = &after[0];
     assert_eq!(newest["message"], "after restart");
@@ -29,7 +45,11 @@ fn graceful_stop_stores_what_was_queued() {
     let mut tl = Instance::start();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..2000 {
-        sock.send_to(format!("<13>Nov 23 10:00:00 h app: burst {i}").as_bytes(), tl.syslog_udp).unwrap();
+        sock.send_to(
+            format!("<13>Nov 23 10:00:00 h app: burst {i}").as_bytes(),
+            tl.syslog_udp,
+        )
+        .unwrap();
     }
     // Stop at once: whatever was read must be flushed before exit.
     std::thread::sleep(Duration::from_millis(200));
@@ -57,7 +77,10 @@ fn second_process_on_the_same_store_is_refused_with_a_clear_error() {
     let log = log.lock().unwrap().clone();
     assert_eq!(status.code(), Some(1), "{log}");
     let pid = tl.child.as_ref().unwrap().id().to_string();
-    assert!(log.contains("locked") && log.contains(&pid), "error names the lock holder (pid {pid}): {log}");
+    assert!(
+        log.contains("locked") && log.contains(&pid),
+        "error names the lock holder (pid {pid}): {log}"
+    );
     assert!(!log.contains("panicked"), "{log}");
     // The first instance is unaffected.
     assert_eq!(tl.get_text("/healthz").0, 200);
@@ -75,10 +98,16 @@ fn first_start_creates_admin_with_a_private_password_file() {
     }
     let password = std::fs::read_to_string(&path).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let log = log.lock().unwrap().clone();
     assert!(log.contains("initial-admin-password"), "{log}");
-    assert!(!log.contains(password.trim()), "the password itself is never logged");
+    assert!(
+        !log.contains(password.trim()),
+        "the password itself is never logged"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -99,15 +128,29 @@ fn corrupt_store_is_refused_naming_the_path_unless_moved_aside() {
     std::thread::sleep(Duration::from_millis(100));
     let text = log.lock().unwrap().clone();
     assert_eq!(status.code(), Some(1), "{text}");
-    assert!(text.contains(store_dir.to_str().unwrap()), "error names the store path: {text}");
-    assert!(text.contains("--move-corrupt-store"), "error says how to go on: {text}");
+    assert!(
+        text.contains(store_dir.to_str().unwrap()),
+        "error names the store path: {text}"
+    );
+    assert!(
+        text.contains("--move-corrupt-store"),
+        "error says how to go on: {text}"
+    );
     assert!(!text.contains("panicked"), "{text}");
 
     let tl = crate::harness::Instance::start_in(dir, token, &["--move-corrupt-store"]);
-    assert!(tl.log().contains("Moved the corrupt store aside"), "{}", tl.log());
+    assert!(
+        tl.log().contains("Moved the corrupt store aside"),
+        "{}",
+        tl.log()
+    );
     let moved = std::fs::read_dir(tl.dir.path().join("data"))
         .unwrap()
         .filter_map(|e| e.ok())
-        .any(|e| e.file_name().to_string_lossy().starts_with("store.corrupt-"));
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("store.corrupt-")
+        });
     assert!(moved, "the corrupt store was kept aside for inspection");
 }

@@ -9,7 +9,16 @@ use crate::harness::{Instance, logger};
 fn metrics_pass_promtool_and_name_the_contract_series() {
     let tl = Instance::start();
     let port = tl.syslog_udp.port().to_string();
-    logger(&["-n", "127.0.0.1", "-P", &port, "--udp", "-p", "user.crit", "metrics probe"]);
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "--udp",
+        "-p",
+        "user.crit",
+        "metrics probe",
+    ]);
     tl.wait_metric("trapline_events_stored_total", "level=\"warning\"", 1.0);
     let text = tl.metrics();
     for name in [
@@ -24,7 +33,10 @@ fn metrics_pass_promtool_and_name_the_contract_series() {
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
-    assert_eq!(crate::harness::metric_sum(&text, "trapline_ingest_latency_seconds_count", ""), 1.0);
+    assert_eq!(
+        crate::harness::metric_sum(&text, "trapline_ingest_latency_seconds_count", ""),
+        1.0
+    );
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -32,7 +44,12 @@ fn metrics_pass_promtool_and_name_the_contract_series() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool (Debian package prometheus) is installed");
-    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = promtool.wait_with_output().unwrap();
     assert!(
         out.status.success(),

@@ -33,12 +33,28 @@ fn logger_udp_every_severity_and_format_gets_fields_and_level() {
         for (sev, sev_code, _) in SEVERITIES {
             let prio = format!("{fac}.{sev}");
             let msg = format!("udp {format} {sev} probe");
-            logger(&["-n", "127.0.0.1", "-P", &port, "--udp", format, "-t", "probe-app", "-p", &prio, &msg]);
+            logger(&[
+                "-n",
+                "127.0.0.1",
+                "-P",
+                &port,
+                "--udp",
+                format,
+                "-t",
+                "probe-app",
+                "-p",
+                &prio,
+                &msg,
+            ]);
             let _ = (fac_code, sev_code);
         }
     }
     let events = tl.wait_events("", 16);
-    assert_eq!(events.len(), 16, "exactly the 16 messages sent: {events:#?}");
+    assert_eq!(
+        events.len(),
+        16,
+        "exactly the 16 messages sent: {events:#?}"
+    );
     for (format, fac_code) in [("--rfc3164", 16u64), ("--rfc5424", 3)] {
         for (sev, sev_code, level) in SEVERITIES {
             let e = find(&events, &format!("udp {format} {sev} probe"));
@@ -49,10 +65,19 @@ fn logger_udp_every_severity_and_format_gets_fields_and_level() {
             assert_eq!(e["app"], "probe-app", "{e:#}");
             assert_eq!(e["kind"], "syslog");
             assert_eq!(e["transport"], "udp");
-            assert!(e["source"].as_str().unwrap().starts_with("127.0.0.1:"), "{e:#}");
-            assert!(e["timestamp"].is_string(), "logger sends a timestamp: {e:#}");
+            assert!(
+                e["source"].as_str().unwrap().starts_with("127.0.0.1:"),
+                "{e:#}"
+            );
+            assert!(
+                e["timestamp"].is_string(),
+                "logger sends a timestamp: {e:#}"
+            );
             assert!(!e["host"].as_str().unwrap().is_empty());
-            assert!(e.get("raw").is_none(), "parsed messages carry no raw copy: {e:#}");
+            assert!(
+                e.get("raw").is_none(),
+                "parsed messages carry no raw copy: {e:#}"
+            );
         }
     }
     // Level filter through the API agrees with the mapping.
@@ -69,11 +94,40 @@ fn logger_rfc5424_msgid_and_structured_data_over_tcp_both_framings() {
     let tl = Instance::start();
     let port = tl.syslog_tcp.port().to_string();
     logger(&[
-        "-n", "127.0.0.1", "-P", &port, "--tcp", "--octet-count", "--rfc5424", "--msgid", "ID47", "--sd-id",
-        "exampleSDID@32473", "--sd-param", "iut=\"3\"", "--sd-param", "eventSource=\"Application\"", "-t", "tcpapp",
-        "-p", "user.err", "octet counted with sd",
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "--tcp",
+        "--octet-count",
+        "--rfc5424",
+        "--msgid",
+        "ID47",
+        "--sd-id",
+        "exampleSDID@32473",
+        "--sd-param",
+        "iut=\"3\"",
+        "--sd-param",
+        "eventSource=\"Application\"",
+        "-t",
+        "tcpapp",
+        "-p",
+        "user.err",
+        "octet counted with sd",
     ]);
-    logger(&["-n", "127.0.0.1", "-P", &port, "--tcp", "--rfc3164", "-t", "lfapp", "-p", "auth.alert", "lf framed over tcp"]);
+    logger(&[
+        "-n",
+        "127.0.0.1",
+        "-P",
+        &port,
+        "--tcp",
+        "--rfc3164",
+        "-t",
+        "lfapp",
+        "-p",
+        "auth.alert",
+        "lf framed over tcp",
+    ]);
     let events = tl.wait_events("", 2);
     let e = find(&events, "octet counted with sd");
     assert_eq!(e["transport"], "tcp");
@@ -81,14 +135,26 @@ fn logger_rfc5424_msgid_and_structured_data_over_tcp_both_framings() {
     assert_eq!(e["app"], "tcpapp");
     assert_eq!(e["severity"], 3);
     assert_eq!(e["level"], "low");
-    assert_eq!(e["structured_data"]["exampleSDID@32473"]["iut"], "3", "{e:#}");
-    assert_eq!(e["structured_data"]["exampleSDID@32473"]["eventSource"], "Application");
+    assert_eq!(
+        e["structured_data"]["exampleSDID@32473"]["iut"], "3",
+        "{e:#}"
+    );
+    assert_eq!(
+        e["structured_data"]["exampleSDID@32473"]["eventSource"],
+        "Application"
+    );
     let e = find(&events, "lf framed over tcp");
     assert_eq!(e["facility"], 4);
     assert_eq!(e["severity"], 1);
     assert_eq!(e["level"], "critical");
     assert_eq!(e["app"], "lfapp");
-    assert_eq!(tl.metric_sum("trapline_datagrams_received_total", "listener=\"syslog-tcp\""), 2.0);
+    assert_eq!(
+        tl.metric_sum(
+            "trapline_datagrams_received_total",
+            "listener=\"syslog-tcp\""
+        ),
+        2.0
+    );
 }
 
 #[test]
@@ -96,34 +162,71 @@ fn raw_garbage_empty_huge_and_invalid_utf8_are_all_stored() {
     let tl = Instance::start();
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = tl.syslog_udp;
-    let garbage: Vec<u8> = (0u8..=255).cycle().take(300).map(|b| b.wrapping_mul(7)).collect();
+    let garbage: Vec<u8> = (0u8..=255)
+        .cycle()
+        .take(300)
+        .map(|b| b.wrapping_mul(7))
+        .collect();
     sock.send_to(&garbage, to).unwrap();
     sock.send_to(b"", to).unwrap();
     let mut huge = b"<13>Nov 23 10:00:00 bighost bigapp: ".to_vec();
     huge.extend(std::iter::repeat_n(b'x', 60_000 - huge.len()));
     sock.send_to(&huge, to).unwrap();
-    sock.send_to(b"<11>Nov 23 10:00:00 latin1host app: caf\xe9 cr\xe8me", to).unwrap();
+    sock.send_to(b"<11>Nov 23 10:00:00 latin1host app: caf\xe9 cr\xe8me", to)
+        .unwrap();
     let events = tl.wait_events("", 4);
     assert_eq!(events.len(), 4, "{events:#?}");
 
-    let big = events.iter().find(|e| e["host"] == "bighost").expect("60 KB message stored");
+    let big = events
+        .iter()
+        .find(|e| e["host"] == "bighost")
+        .expect("60 KB message stored");
     assert_eq!(big["message"].as_str().unwrap().len(), 60_000 - 36);
-    let latin = events.iter().find(|e| e["host"] == "latin1host").expect("invalid UTF-8 stored");
+    let latin = events
+        .iter()
+        .find(|e| e["host"] == "latin1host")
+        .expect("invalid UTF-8 stored");
     assert_eq!(latin["message"], "caf\u{fffd} cr\u{fffd}me");
-    assert!(latin["raw"].is_string(), "raw bytes kept for invalid UTF-8: {latin:#}");
+    assert!(
+        latin["raw"].is_string(),
+        "raw bytes kept for invalid UTF-8: {latin:#}"
+    );
     assert_eq!(latin["level"], "low");
 
-    let unparsed: Vec<&Value> = events.iter().filter(|e| e["raw"].is_string() && e["host"] != "latin1host").collect();
-    assert_eq!(unparsed.len(), 2, "garbage and empty are stored raw: {events:#?}");
+    let unparsed: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["raw"].is_string() && e["host"] != "latin1host")
+        .collect();
+    assert_eq!(
+        unparsed.len(),
+        2,
+        "garbage and empty are stored raw: {events:#?}"
+    );
     use base64::Engine;
     let raws: Vec<Vec<u8>> = unparsed
         .iter()
-        .map(|e| base64::engine::general_purpose::STANDARD.decode(e["raw"].as_str().unwrap()).unwrap())
+        .map(|e| {
+            base64::engine::general_purpose::STANDARD
+                .decode(e["raw"].as_str().unwrap())
+                .unwrap()
+        })
         .collect();
-    assert!(raws.contains(&garbage), "the garbage datagram is kept byte for byte");
+    assert!(
+        raws.contains(&garbage),
+        "the garbage datagram is kept byte for byte"
+    );
     assert!(raws.contains(&Vec::new()), "the empty datagram is kept");
-    assert_eq!(tl.metric_sum("trapline_parse_errors_total", "kind=\"syslog\""), 2.0);
-    assert_eq!(tl.metric_sum("trapline_datagrams_received_total", "listener=\"syslog-udp\""), 4.0);
+    assert_eq!(
+        tl.metric_sum("trapline_parse_errors_total", "kind=\"syslog\""),
+        2.0
+    );
+    assert_eq!(
+        tl.metric_sum(
+            "trapline_datagrams_received_total",
+            "listener=\"syslog-udp\""
+        ),
+        4.0
+    );
     assert_eq!(tl.wait_metric("trapline_events_stored_total", "", 4.0), 4.0);
     assert_eq!(tl.metric_sum("trapline_events_dropped_total", ""), 0.0);
 }
@@ -152,7 +255,10 @@ fn many_concurrent_tcp_senders_lose_nothing() {
     }
     let events = tl.wait_events("", 1000);
     assert_eq!(events.len(), 1000);
-    let mut seen: Vec<String> = events.iter().map(|e| e["message"].as_str().unwrap().to_string()).collect();
+    let mut seen: Vec<String> = events
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 1000, "every message exactly once");
@@ -165,8 +271,22 @@ fn ipv6_loopback_udp_is_received() {
     let tl = Instance::start_in(dir, token, &["--syslog-udp", "[::1]:0"]);
     assert!(tl.syslog_udp.is_ipv6());
     let port = tl.syslog_udp.port().to_string();
-    logger(&["-n", "::1", "-P", &port, "--udp", "--rfc5424", "-t", "v6app", "over ipv6"]);
+    logger(&[
+        "-n",
+        "::1",
+        "-P",
+        &port,
+        "--udp",
+        "--rfc5424",
+        "-t",
+        "v6app",
+        "over ipv6",
+    ]);
     let events = tl.wait_events("", 1);
     assert_eq!(events[0]["message"], "over ipv6");
-    assert!(events[0]["source"].as_str().unwrap().starts_with("[::1]:"), "{:#}", events[0]);
+    assert!(
+        events[0]["source"].as_str().unwrap().starts_with("[::1]:"),
+        "{:#}",
+        events[0]
+    );
 }
