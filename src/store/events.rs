@@ -91,7 +91,7 @@ impl EventWriter {
         };
         let flusher = Flusher::start(store.clone());
         EventWriter {
-            next_id: store.inner.next_id_at_open,
+            next_id: store.inner.next_id.load(Ordering::Acquire),
             store,
             encoder,
             summary: SummaryBuilder::default(),
@@ -123,6 +123,10 @@ impl EventWriter {
                 from_this_call = 0;
             }
         }
+        self.store
+            .inner
+            .next_id
+            .store(self.next_id, Ordering::Release);
         match first_error {
             None => Ok(()),
             Some(error) => {
@@ -411,5 +415,122 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
     }
     if let Err(error) = writer.close() {
         error!(%error, "Could not flush the store while stopping.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceTable;
+    use crate::normalize::{LevelTable, Normalizer};
+    use crate::store::StoreOptions;
+    use crate::store::tests::{all, options, synthetic};
+
+    fn stored(kind: EventKind, level: Level) -> u64 {
+        metrics()
+            .events_stored
+            .with_label_values(&[kind.as_str(), level.as_str()])
+            .get()
+    }
+
+    #[test]
+    fn events_count_as_stored_only_after_the_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions {
+            flush_interval: Duration::from_secs(3600),
+            ..options(10)
+        };
+        let store = Store::open(dir.path(), &opts).unwrap();
+        let mut writer = store.writer();
+        // trap + low is used by no other test, so the counter is ours alone.
+        let before = stored(EventKind::Trap, Level::Low);
+        let mut events: Vec<Event> = (0..25)
+            .map(|i| {
+                let mut e = synthetic(i, now_ns());
+                (e.kind, e.level) = (EventKind::Trap, Level::Low);
+                e
+            })
+            .collect();
+        writer.append(&mut events).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(all(&store).len(), 20, "two sealed blocks are visible");
+        assert_eq!(
+            stored(EventKind::Trap, Level::Low),
+            before,
+            "nothing counted before the flush"
+        );
+        assert_eq!(writer.durable_id(), 0);
+        writer.sync().unwrap();
+        assert_eq!(stored(EventKind::Trap, Level::Low), before + 25);
+        assert_eq!(writer.durable_id(), 25);
+        writer.close().unwrap();
+        assert_eq!(
+            stored(EventKind::Trap, Level::Low),
+            before + 25,
+            "each event is counted once"
+        );
+    }
+
+    #[test]
+    fn background_flusher_acknowledges_without_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &options(10)).unwrap();
+        let mut writer = store.writer();
+        writer
+            .append(&mut (0..30).map(|i| synthetic(i, now_ns())).collect::<Vec<_>>())
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while writer.durable_id() < 30 {
+            assert!(Instant::now() < deadline, "flusher did not run");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn tick_seals_only_blocks_older_than_max_age() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = StoreOptions {
+            block_max_age: Duration::from_millis(30),
+            ..options(1000)
+        };
+        let store = Store::open(dir.path(), &opts).unwrap();
+        let mut writer = store.writer();
+        writer
+            .append(&mut (0..5).map(|i| synthetic(i, i as i64)).collect::<Vec<_>>())
+            .unwrap();
+        writer.tick();
+        assert!(all(&store).is_empty(), "a young block stays open");
+        std::thread::sleep(Duration::from_millis(40));
+        writer.tick();
+        assert_eq!(all(&store).len(), 5);
+        writer.close().unwrap();
+    }
+
+    #[test]
+    fn run_writer_stores_everything_queued_then_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &options(64)).unwrap();
+        let normalizer = Normalizer::new(SourceTable::new(Vec::new()), LevelTable::default());
+        let (ingest, receiver) = crate::ingest::channel(normalizer, 100_000);
+        let thread = {
+            let store = store.clone();
+            std::thread::spawn(move || run_writer(store, receiver))
+        };
+        for c in 0..20u64 {
+            ingest
+                .try_submit((0..50).map(|i| synthetic(c * 50 + i, now_ns())).collect())
+                .unwrap();
+        }
+        drop(ingest);
+        thread.join().unwrap();
+        let ids: Vec<u64> = all(&store).iter().map(|e| e.id).collect();
+        assert_eq!(ids, (1..=1000).rev().collect::<Vec<_>>());
+        // The writer is released: a new one continues the ids.
+        let mut writer = store.writer();
+        let mut one = vec![synthetic(0, 0)];
+        writer.append(&mut one).unwrap();
+        assert_eq!(one[0].id, 1001);
+        writer.close().unwrap();
     }
 }

@@ -117,8 +117,8 @@ struct Inner {
     event_count: AtomicU64,
     /// Sum of stored block value lengths, what size-based retention compares with `max_bytes`.
     block_bytes: AtomicU64,
-    /// The first id the writer hands out (recovered at open).
-    next_id_at_open: u64,
+    /// The next id to hand out: recovered at open, advanced by the writer.
+    next_id: AtomicU64,
     writer_taken: AtomicBool,
     /// Declared last so it is released after sled has closed its files.
     _lock: LockFile,
@@ -149,7 +149,7 @@ impl Store {
             options: options.clone(),
             event_count: AtomicU64::new(0),
             block_bytes: AtomicU64::new(0),
-            next_id_at_open: 1,
+            next_id: AtomicU64::new(1),
             writer_taken: AtomicBool::new(false),
             _lock: lock,
         };
@@ -160,7 +160,7 @@ impl Store {
         info!(
             store = %dir.display(),
             events = inner.event_count.load(Ordering::Relaxed),
-            next_id = inner.next_id_at_open,
+            next_id = inner.next_id.load(Ordering::Relaxed),
             "Opened the event store."
         );
         Ok(Store {
@@ -345,7 +345,8 @@ impl Inner {
         }
         self.event_count.store(count, Ordering::Relaxed);
         self.block_bytes.store(bytes, Ordering::Relaxed);
-        self.next_id_at_open = self.recover_next_id()?;
+        self.next_id
+            .store(self.recover_next_id()?, Ordering::Relaxed);
         Ok(())
     }
 
@@ -472,7 +473,7 @@ pub(crate) mod tests {
     /// A varied syslog event: 7 common hosts and a rare one, skewed levels, some traps (never
     /// trap + low: that series is reserved for the metrics test).
     pub(crate) fn synthetic(i: u64, received_at_ns: i64) -> Event {
-        let kind = if i % 13 == 0 {
+        let kind = if i.is_multiple_of(13) {
             EventKind::Trap
         } else {
             EventKind::Syslog
@@ -483,7 +484,7 @@ pub(crate) mod tests {
             Transport::Udp,
             kind,
         );
-        e.host = if i % 997 == 0 {
+        e.host = if i.is_multiple_of(997) {
             "Rare-Host".into()
         } else {
             format!("host-{}", i % 7)
@@ -498,8 +499,8 @@ pub(crate) mod tests {
         };
         e.severity = Some((i % 8) as u8);
         e.facility = Some(1);
-        e.app = (i % 3 != 0).then(|| format!("app{}", i % 5));
-        let state = if i % 2 == 0 { "up" } else { "DOWN" };
+        e.app = (!i.is_multiple_of(3)).then(|| format!("app{}", i % 5));
+        let state = if i.is_multiple_of(2) { "up" } else { "DOWN" };
         e.message = format!(
             "Interface ge-0/0/{} changed state to {state}, seq {i}",
             i % 48

@@ -213,3 +213,276 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     }
     hay.to_lowercase().contains(needle_lower)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::tests::{options, synthetic};
+
+    /// Writes `n` events in uneven chunks; some blocks are sealed by size, some by age.
+    fn populate(store: &Store, n: u64) -> Vec<Event> {
+        let mut writer = store.writer();
+        let mut written = Vec::new();
+        let mut i = 0;
+        let mut chunk_no = 0u64;
+        while i < n {
+            let len = (chunk_no * 37 % 150 + 1).min(n - i);
+            let mut chunk: Vec<Event> = (i..i + len)
+                .map(|j| synthetic(j, 1_000_000 + j as i64 * 1_000))
+                .collect();
+            writer.append(&mut chunk).unwrap();
+            written.extend(chunk);
+            if chunk_no % 9 == 0 {
+                std::thread::sleep(Duration::from_millis(6));
+                writer.tick();
+            }
+            i += len;
+            chunk_no += 1;
+        }
+        writer.close().unwrap();
+        written
+    }
+
+    fn brute(written: &[Event], q: &EventQuery) -> Vec<u64> {
+        let needle = q.text.as_ref().map(|t| t.to_lowercase());
+        let mut ids: Vec<u64> = written
+            .iter()
+            .filter(|e| {
+                q.host.as_ref().is_none_or(|h| &e.host == h)
+                    && q.kind.is_none_or(|k| e.kind == k)
+                    && q.level.is_none_or(|l| e.level == l)
+                    && q.since_ns.is_none_or(|t| e.received_at_ns >= t)
+                    && q.until_ns.is_none_or(|t| e.received_at_ns < t)
+                    && q.before_id.is_none_or(|b| e.id < b)
+                    && needle.as_ref().is_none_or(|n| {
+                        e.message.to_lowercase().contains(n)
+                            || e.host.to_lowercase().contains(n)
+                            || e.app.as_ref().is_some_and(|a| a.to_lowercase().contains(n))
+                    })
+            })
+            .map(|e| e.id)
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids
+    }
+
+    /// Pages through `q` with its limit and checks every page and the whole against brute force.
+    fn check(store: &Store, written: &[Event], q: EventQuery) {
+        let expected = brute(written, &q);
+        let mut got = Vec::new();
+        let mut cursor = q.before_id;
+        loop {
+            let page = store
+                .query_events(&EventQuery {
+                    before_id: cursor,
+                    ..q.clone()
+                })
+                .unwrap();
+            assert!(page.events.len() <= q.limit);
+            for e in &page.events {
+                assert_eq!(e, &written[(e.id - 1) as usize], "stored event differs");
+            }
+            got.extend(page.events.iter().map(|e| e.id));
+            match page.next_cursor {
+                Some(c) => {
+                    assert_eq!(page.events.len(), q.limit);
+                    cursor = Some(c);
+                }
+                None => break,
+            }
+        }
+        assert_eq!(got, expected, "query {q:?}");
+    }
+
+    #[test]
+    fn queries_match_a_brute_force_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &options(256)).unwrap();
+        let written = populate(&store, 4000);
+        assert_eq!(store.event_count_estimate(), 4000);
+        let counts: Vec<u64> = store
+            .inner
+            .block_dir
+            .iter()
+            .values()
+            .map(|v| BlockSummary::decode(&v.unwrap()).unwrap().count)
+            .collect();
+        assert!(
+            counts.contains(&256) && counts.iter().any(|c| *c < 256),
+            "sealed by size and by age: {counts:?}"
+        );
+        let rx = |j: i64| 1_000_000 + j * 1_000;
+        let q = |limit| EventQuery {
+            limit,
+            ..Default::default()
+        };
+        check(&store, &written, q(100));
+        check(&store, &written, q(4000));
+        check(
+            &store,
+            &written,
+            EventQuery {
+                host: Some("host-3".into()),
+                ..q(50)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                host: Some("Rare-Host".into()),
+                ..q(1)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                host: Some("host".into()),
+                ..q(10)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                level: Some(Level::Critical),
+                ..q(333)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                kind: Some(EventKind::Trap),
+                ..q(20)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                kind: Some(EventKind::Trap),
+                level: Some(Level::Low),
+                ..q(20)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                text: Some("STATE TO down, SEQ 12".into()),
+                ..q(7)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                text: Some("RARE-host".into()),
+                ..q(7)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                text: Some("APP3".into()),
+                host: Some("host-1".into()),
+                ..q(64)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                since_ns: Some(rx(1234)),
+                until_ns: Some(rx(2345)),
+                ..q(100)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                since_ns: Some(rx(3990)),
+                ..q(3)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                host: Some("host-2".into()),
+                level: Some(Level::Warning),
+                until_ns: Some(rx(3000)),
+                before_id: Some(2500),
+                ..q(9)
+            },
+        );
+        check(
+            &store,
+            &written,
+            EventQuery {
+                before_id: Some(1),
+                ..q(5)
+            },
+        );
+        assert!(store.query_events(&q(0)).unwrap().events.is_empty());
+    }
+
+    #[test]
+    fn get_event_finds_any_stored_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &options(100)).unwrap();
+        let written = populate(&store, 450);
+        for id in [1, 2, 99, 100, 101, 250, 450] {
+            assert_eq!(
+                store.get_event(id).unwrap().as_ref(),
+                Some(&written[id as usize - 1])
+            );
+        }
+        assert_eq!(store.get_event(0).unwrap(), None);
+        assert_eq!(store.get_event(451).unwrap(), None);
+    }
+
+    #[test]
+    fn every_field_survives_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &options(100)).unwrap();
+        let mut writer = store.writer();
+        let mut events = vec![
+            crate::store::codec::tests::full_event(0, 42),
+            synthetic(1, 43),
+        ];
+        writer.append(&mut events).unwrap();
+        writer.close().unwrap();
+        assert_eq!(
+            store.get_event(events[0].id).unwrap().as_ref(),
+            Some(&events[0])
+        );
+        let page = store
+            .query_events(&EventQuery {
+                text: Some("🔥 ON".into()),
+                limit: 5,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(page.events, vec![events[0].clone()]);
+    }
+
+    #[test]
+    fn case_insensitive_contains() {
+        for (hay, needle, want) in [
+            ("Link DOWN", "down", true),
+            ("ÄRGER", "ärg", true),
+            ("abc", "", true),
+            ("ab", "abc", false),
+            ("x", "y", false),
+        ] {
+            assert_eq!(contains_ci(hay, needle), want, "{hay} {needle}");
+        }
+    }
+}
