@@ -234,7 +234,7 @@ mod tests {
                 .collect();
             writer.append(&mut chunk).unwrap();
             written.extend(chunk);
-            if chunk_no % 9 == 0 {
+            if chunk_no.is_multiple_of(9) {
                 std::thread::sleep(Duration::from_millis(6));
                 writer.tick();
             }

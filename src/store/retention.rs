@@ -173,7 +173,7 @@ mod tests {
         let mut writer = store.writer();
         for b in 0..10i64 {
             let mut events: Vec<Event> = (0..100)
-                .map(|i| synthetic((b * 100 + i) as u64, b * HOUR + i as i64))
+                .map(|i| synthetic((b * 100 + i) as u64, b * HOUR + i))
                 .collect();
             if b == 3 {
                 for (i, e) in events.iter_mut().enumerate() {
