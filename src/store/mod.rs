@@ -153,6 +153,12 @@ impl Store {
             writer_taken: AtomicBool::new(false),
             _lock: lock,
         };
+        match inner.db.size_on_disk() {
+            Ok(size) => crate::metrics::metrics()
+                .store_size_bytes
+                .set(i64::try_from(size).unwrap_or(i64::MAX)),
+            Err(error) => warn!(%error, "Cannot read the store size."),
+        }
         inner.reconcile().map_err(|e| match e {
             StoreError::Sled(e) => classify_open_error(dir, e),
             other => other,
@@ -718,6 +724,174 @@ pub(crate) mod tests {
                 .events
                 .iter()
                 .all(|e| e.id <= 300)
+        );
+    }
+}
+
+/// A throughput check to run by hand (not a timed assertion):
+/// `cargo test --lib store::bench -- --ignored --nocapture` (`TRAPLINE_BENCH_EVENTS=N` to resize).
+#[cfg(test)]
+mod bench {
+    use std::time::Instant;
+
+    use super::tests::synthetic;
+    use super::*;
+    use crate::event::Event;
+
+    fn cpu_seconds() -> f64 {
+        // SAFETY: getrusage fills the struct we pass; no other memory is touched.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(usage.ru_utime) + tv(usage.ru_stime)
+    }
+
+    fn dir_bytes(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| match e.metadata() {
+                        Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                        Ok(m) => m.len(),
+                        Err(_) => 0,
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A chunk of 512 varied events (digits redrawn so zstd cannot just repeat whole lines).
+    fn chunk(start: u64, base_ns: i64) -> Vec<Event> {
+        (start..start + 512)
+            .map(|i| {
+                let mut e = synthetic(i, base_ns + i as i64 * 1_800_000);
+                let r = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                e.host = if i % 10_000 == 0 { "rare-host-01".into() } else { format!("host-{:02}", r % 40) };
+                e.message = format!(
+                    "%LINK-3-UPDOWN: Interface GigabitEthernet{}/0/{}, changed state to {} (pid {}, {} ms)",
+                    r % 4,
+                    (r >> 8) % 48,
+                    if r & 1 == 0 { "up" } else { "down" },
+                    (r >> 16) % 65_536,
+                    (r >> 32) % 10_000
+                );
+                e
+            })
+            .collect()
+    }
+
+    #[test]
+    #[ignore]
+    fn throughput() {
+        let wanted: u64 = std::env::var("TRAPLINE_BENCH_EVENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2_000_000);
+        let n = wanted.div_ceil(512) * 512;
+        let dir = tempfile::tempdir().unwrap();
+        let base_ns = crate::event::now_ns() - 3_600_000_000_000;
+
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let mut raw_bytes = 0usize;
+        for start in (0..n).step_by(512) {
+            raw_bytes += chunk(start, base_ns)
+                .iter()
+                .map(Event::approx_bytes)
+                .sum::<usize>();
+        }
+        let (gen_s, gen_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let mut writer = store.writer();
+        for start in (0..n).step_by(512) {
+            writer.append(&mut chunk(start, base_ns)).unwrap();
+            writer.tick();
+        }
+        writer.close().unwrap();
+        let (total_s, total_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let store_s = (total_s - gen_s).max(1e-9);
+        let stored = store.stored_block_bytes();
+        drop(store);
+        let disk = dir_bytes(dir.path());
+        println!("events: {n} ({} B/event in memory)", raw_bytes as u64 / n);
+        println!("generate only: {gen_s:.2} s, {gen_cpu:.2} CPU-s");
+        println!(
+            "generate + store: {total_s:.2} s, {total_cpu:.2} CPU-s → store alone ≈ {:.0} events/s, {:.2} CPU-s per million",
+            n as f64 / store_s,
+            (total_cpu - gen_cpu) / (n as f64 / 1e6)
+        );
+        println!(
+            "stored blocks: {:.1} B/event; on disk after close: {disk} B = {:.1} B/event",
+            stored as f64 / n as f64,
+            disk as f64 / n as f64
+        );
+
+        let t = Instant::now();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        println!(
+            "reopen: {:.1} ms, {} events",
+            t.elapsed().as_secs_f64() * 1e3,
+            store.event_count_estimate()
+        );
+        let time = |name: &str, q: EventQuery| {
+            let t = Instant::now();
+            let page = store.query_events(&q).unwrap();
+            println!(
+                "{name}: {} events in {:.2} ms",
+                page.events.len(),
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        };
+        let q = |limit| EventQuery {
+            limit,
+            ..Default::default()
+        };
+        time("newest 100", q(100));
+        time(
+            "newest 100, common host",
+            EventQuery {
+                host: Some("host-07".into()),
+                ..q(100)
+            },
+        );
+        time(
+            "newest 100, rare host",
+            EventQuery {
+                host: Some("rare-host-01".into()),
+                ..q(100)
+            },
+        );
+        time(
+            "newest 100, critical",
+            EventQuery {
+                level: Some(Level::Critical),
+                ..q(100)
+            },
+        );
+        time(
+            "last 5 min, 1000",
+            EventQuery {
+                since_ns: Some(base_ns + (n as i64 * 1_800_000) - 300_000_000_000),
+                ..q(1000)
+            },
+        );
+        time(
+            "text scan, no match (all blocks)",
+            EventQuery {
+                text: Some("no such text".into()),
+                ..q(100)
+            },
+        );
+        let t = Instant::now();
+        let report = store
+            .apply_retention(None, Some(store.stored_block_bytes() / 2), 0)
+            .unwrap();
+        println!(
+            "size retention of half: {} events in {:.0} ms",
+            report.deleted_events,
+            t.elapsed().as_secs_f64() * 1e3
         );
     }
 }

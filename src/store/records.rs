@@ -43,11 +43,11 @@ impl RecordTree {
         Ok(())
     }
 
-    /// Removes `key` (durably); returns whether it was there.
-    pub fn remove(&self, key: &str) -> Result<bool, StoreError> {
-        let existed = self.tree.remove(key.as_bytes())?.is_some();
+    /// Removes `key` (durably); removing a missing key is not an error.
+    pub fn remove(&self, key: &str) -> Result<(), StoreError> {
+        self.tree.remove(key.as_bytes())?;
         self.db.flush()?;
-        Ok(existed)
+        Ok(())
     }
 
     /// Every record, in key order.
@@ -76,8 +76,8 @@ mod tests {
             users.put("bob", b"{\"role\":\"viewer\"}").unwrap();
             users.put("alice", b"{}").unwrap();
             users.put("carol", b"x").unwrap();
-            assert!(users.remove("carol").unwrap());
-            assert!(!users.remove("nobody").unwrap());
+            users.remove("carol").unwrap();
+            users.remove("nobody").unwrap();
             assert!(store.records("tokens").unwrap().list().unwrap().is_empty());
             assert!(store.records("Bad Name").is_err());
             assert!(store.records("").is_err());
