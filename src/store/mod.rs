@@ -629,6 +629,94 @@ pub(crate) mod tests {
         Store::open(dir.path(), &StoreOptions::default()).unwrap();
     }
 
+    const WRITE_ENV: &str = "TRAPLINE_TEST_WRITE_STORE";
+
+    /// Not a test on its own: the child of `sigkill_loses_no_acknowledged_event`. Writes until
+    /// killed and prints every new durable id.
+    #[test]
+    fn crash_writer_child() {
+        let Some(dir) = std::env::var_os(WRITE_ENV) else {
+            return;
+        };
+        let opts = StoreOptions {
+            flush_interval: Duration::from_millis(5),
+            ..options(256)
+        };
+        let store = Store::open(Path::new(&dir), &opts).unwrap();
+        let mut writer = store.writer();
+        let (mut i, mut reported) = (0u64, 0u64);
+        loop {
+            let mut chunk: Vec<Event> = (i..i + 100).map(|j| synthetic(j, j as i64)).collect();
+            writer.append(&mut chunk).unwrap();
+            if i == 0 {
+                println!("START {}", chunk[0].id);
+            }
+            writer.tick();
+            i += 100;
+            let durable = writer.durable_id();
+            if durable > reported {
+                println!("DURABLE {durable}");
+                reported = durable;
+            }
+        }
+    }
+
+    #[test]
+    fn sigkill_loses_no_acknowledged_event() {
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().unwrap();
+        let mut acked_ranges = Vec::new();
+        for round in 0..3 {
+            let mut child = Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "store::tests::crash_writer_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(WRITE_ENV, dir.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+            let (mut start, mut acked) = (0u64, 0u64);
+            for line in stdout.lines().map_while(Result::ok) {
+                // libtest prints its "test … ..." header on the same line as our first output.
+                if let Some(id) = line.split("START ").nth(1) {
+                    start = id.parse().unwrap();
+                }
+                if let Some(id) = line.split("DURABLE ").nth(1) {
+                    acked = id.parse().unwrap();
+                    if acked >= 20_000 * (round + 1) {
+                        break;
+                    }
+                }
+            }
+            child.kill().unwrap();
+            let _ = child.wait();
+            assert!(
+                start > 0 && acked >= start,
+                "round {round}: the child acknowledged nothing"
+            );
+            let store = Store::open(dir.path(), &options(256)).unwrap();
+            let ids: Vec<u64> = all(&store).iter().map(|e| e.id).collect();
+            // Every id acknowledged in every round so far is there (a crash may lose only the
+            // unacknowledged tail, which can leave a gap before the next round's ids).
+            acked_ranges.push(start..=acked);
+            let have: std::collections::HashSet<u64> = ids.iter().copied().collect();
+            for range in &acked_ranges {
+                let missing = range.clone().filter(|id| !have.contains(id)).count();
+                assert_eq!(
+                    missing, 0,
+                    "round {round}: {missing} acknowledged events of {range:?} lost"
+                );
+            }
+            assert!(ids.windows(2).all(|w| w[0] > w[1]));
+            assert_eq!(store.event_count_estimate(), ids.len() as u64);
+        }
+    }
+
     #[test]
     fn corrupt_store_names_the_path_and_can_be_moved_aside() {
         let dir = tempfile::tempdir().unwrap();
