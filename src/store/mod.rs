@@ -77,16 +77,20 @@ pub enum StoreError {
     /// sled found damaged data when opening: restore a backup or move the store aside.
     #[error("store {} is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+    /// The file system failed (permissions, disk full, …) on `path`.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// sled failed after open (I/O while running, or a bug).
     #[error("store: {0}")]
     Sled(#[from] sled::Error),
+    /// A block could not be encoded or compressed.
     #[error("store encoding: {0}")]
     Codec(String),
+    /// A record tree name outside `[a-z0-9_]+`.
     #[error("invalid record tree name {0:?} (use a-z, 0-9 and _)")]
     BadName(String),
 }

@@ -209,7 +209,12 @@ fn contains_ci(hay: &str, needle_lower: &str) -> bool {
     }
     if hay.is_ascii() && needle_lower.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
-        return h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n));
+        let (first, rest) = (n[0], &n[1..]);
+        // Compare the rest only where the first byte matches: most positions fail there.
+        return h.len() >= n.len()
+            && h[..=h.len() - n.len()].iter().enumerate().any(|(i, b)| {
+                b.to_ascii_lowercase() == first && h[i + 1..i + n.len()].eq_ignore_ascii_case(rest)
+            });
     }
     hay.to_lowercase().contains(needle_lower)
 }
@@ -476,6 +481,9 @@ mod tests {
     #[test]
     fn case_insensitive_contains() {
         for (hay, needle, want) in [
+            ("abc", "abcd", false),
+            ("xxABC", "abc", true),
+            ("ab", "b", true),
             ("Link DOWN", "down", true),
             ("ÄRGER", "ärg", true),
             ("abc", "", true),

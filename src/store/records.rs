@@ -32,6 +32,7 @@ impl Store {
 }
 
 impl RecordTree {
+    /// The value stored under `key`, if any.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.tree.get(key.as_bytes())?.map(|v| v.to_vec()))
     }
