@@ -300,7 +300,9 @@ impl Inner {
     /// Brings the trees back in line after an unclean stop and recovers counters and the next id.
     ///
     /// Summaries are written before their block, so a crash can leave a summary (and index
-    /// entries) for a block that never made it: those are removed. Should sled ever persist a
+    /// entries) for a block that never made it: those are removed (host entries of a "many
+    /// hosts" summary are not listed and stay; queries skip entries without a summary, and a
+    /// later block reusing the key only costs one extra candidate). Should sled ever persist a
     /// block without its summary, the summary and index entries are rebuilt from the block.
     fn reconcile(&mut self) -> Result<(), StoreError> {
         let (mut count, mut bytes, mut last_key) = (0u64, 0u64, None::<u64>);
