@@ -106,7 +106,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let normalizer = Normalizer::new(settings.sources.clone(), LevelTable::default());
     let (ingest, receiver) = ingest::channel(normalizer, settings.ingest.queue_events);
     let ingest = Arc::new(ingest);
-    let writer = spawn_writer(store.clone(), receiver, settings.ingest.block_max_age);
+    let writer = spawn_writer(store.clone(), receiver);
     let retention = spawn_retention(store.clone(), &settings);
 
     let listeners = Listeners::start(&settings, ingest.clone()).await?;
@@ -233,38 +233,12 @@ impl Listeners {
     }
 }
 
-/// The single store writer: takes chunks from the queue, appends them, seals aged blocks, and
-/// when the queue closes (all listeners stopped) seals and flushes everything.
-fn spawn_writer(
-    store: Store,
-    mut receiver: IngestReceiver,
-    block_max_age: Duration,
-) -> JoinHandle<()> {
-    let tick = (block_max_age / 4).clamp(Duration::from_millis(1), Duration::from_millis(50));
+/// The single store writer thread (see `store::run_writer`): runs until every listener has
+/// stopped and the queue is drained, then seals and flushes.
+fn spawn_writer(store: Store, receiver: IngestReceiver) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || {
-            let mut writer = store.writer();
-            loop {
-                match receiver.recv_timeout(tick) {
-                    Ok(Some(mut chunk)) => {
-                        if let Err(error) = writer.append(&mut chunk.events) {
-                            error!(%error, events = chunk.events.len(), "Could not store events.");
-                            crate::metrics::metrics()
-                                .events_dropped
-                                .with_label_values(&["store_error"])
-                                .inc_by(chunk.events.len() as u64);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(()) => break,
-                }
-                writer.tick();
-            }
-            if let Err(error) = writer.close() {
-                error!(%error, "Could not flush the store while stopping.");
-            }
-        })
+        .spawn(move || crate::store::run_writer(store, receiver))
         .expect("store writer thread can be spawned")
 }
 
