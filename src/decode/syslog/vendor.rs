@@ -582,3 +582,332 @@ fn snare(message: &mut SyslogMessage, rest: &str) {
         params,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{Fields, base, check, check_with, ctx, ctx_at, decoded, sd};
+    use super::*;
+    use SyslogFormat::{CiscoAsa, CiscoIos, CiscoNxos, Fortigate, Pfsense, Rfc3164, Snare};
+
+    fn fields(format: SyslogFormat, pri: u8) -> Fields<'static> {
+        Fields {
+            facility: Some(pri >> 3),
+            severity: Some(pri & 7),
+            ..base(format)
+        }
+    }
+
+    #[test]
+    fn mnemonics() {
+        let cases = [
+            ("LINK-3-UPDOWN", Some(("LINK", 3, "UPDOWN"))),
+            ("ASA-6-302013", Some(("ASA", 6, "302013"))),
+            ("ASA-session-5-106100", Some(("ASA", 5, "106100"))),
+            (
+                "PIM-SW1-6-INVALID_RP_JOIN",
+                Some(("PIM", 6, "INVALID_RP_JOIN")),
+            ),
+            (
+                "ETHPORT-5-IF_DOWN_LINK_FAILURE",
+                Some(("ETHPORT", 5, "IF_DOWN_LINK_FAILURE")),
+            ),
+            ("LINK-UPDOWN", None),
+            ("LINK-9-UPDOWN", None),
+            ("LINK-3-", None),
+            ("-3-X", None),
+        ];
+        for (code, expected) in cases {
+            let got = parse_mnemonic(code).map(|m| (m.facility, m.severity, m.mnemonic));
+            assert_eq!(
+                got,
+                expected.map(|(f, s, m)| (f, s, m.to_owned())),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn cisco_ios() {
+        let link = Fields {
+            app: Some("LINK"),
+            msgid: Some("UPDOWN"),
+            message: "Interface GigabitEthernet0/1, changed state to down",
+            ..fields(CiscoIos, 189)
+        };
+        // `*`: clock not synchronised; the year is the one closest to the receive time.
+        check(
+            "<189>123: *Mar  1 00:01:02.345: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down",
+            Fields {
+                timestamp: Some("2027-03-01T00:01:02.345Z"),
+                ..link
+            },
+        );
+        check(
+            "<189>45: router1: Mar  1 00:01:02.345 UTC: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down",
+            Fields {
+                host: Some("router1"),
+                timestamp: Some("2027-03-01T00:01:02.345Z"),
+                ..link
+            },
+        );
+        check(
+            "<189>46: .Nov 20 08:00:00.1 EST: %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down",
+            Fields {
+                timestamp: Some("2026-11-20T08:00:00.100-05:00"),
+                ..link
+            },
+        );
+        // The tag form syslog_loose already splits: the mnemonic is the tag.
+        check(
+            "<189>Mar  1 00:01:02 router1 %LINK-3-UPDOWN: Interface GigabitEthernet0/1, changed state to down",
+            Fields {
+                host: Some("router1"),
+                timestamp: Some("2027-03-01T00:01:02Z"),
+                ..link
+            },
+        );
+        // Relayed by a syslog server: its header, then the device's sequence number and clock.
+        check(
+            "<190>Feb  8 04:00:48 198.51.100.2 585917: Feb  8 04:00:47.272: %SEC-6-IPACCESSLOGRP: list 177 denied igmp",
+            Fields {
+                host: Some("198.51.100.2"),
+                app: Some("SEC"),
+                msgid: Some("IPACCESSLOGRP"),
+                timestamp: Some("2027-02-08T04:00:48Z"),
+                message: "list 177 denied igmp",
+                ..fields(CiscoIos, 190)
+            },
+        );
+    }
+
+    #[test]
+    fn cisco_asa_and_ftd() {
+        // No PRI: severity comes from the mnemonic.
+        check(
+            "Mar 01 2024 12:00:00: %ASA-6-302013: Built inbound TCP connection 1 for outside:192.0.2.1/5000",
+            Fields {
+                app: Some("ASA"),
+                msgid: Some("302013"),
+                timestamp: Some("2024-03-01T12:00:00Z"),
+                message: "Built inbound TCP connection 1 for outside:192.0.2.1/5000",
+                facility: Some(1),
+                severity: Some(6),
+                ..base(CiscoAsa)
+            },
+        );
+        check(
+            "<166>Apr 15 2014 09:34:34 EDT: %ASA-session-5-106100: access-list acl_in permitted tcp",
+            Fields {
+                app: Some("ASA"),
+                msgid: Some("106100"),
+                timestamp: Some("2014-04-15T09:34:34-04:00"),
+                message: "access-list acl_in permitted tcp",
+                ..fields(CiscoAsa, 166)
+            },
+        );
+        check(
+            "May  5 17:51:17 dev01: %FTD-4-302015: Built inbound UDP connection",
+            Fields {
+                host: Some("dev01"),
+                app: Some("FTD"),
+                msgid: Some("302015"),
+                timestamp: Some("2027-05-05T17:51:17Z"),
+                message: "Built inbound UDP connection",
+                facility: Some(1),
+                severity: Some(4),
+                ..base(CiscoAsa)
+            },
+        );
+        check(
+            "<166>Mar 01 2024 12:00:00 fw01 : %ASA-6-302013: Built",
+            Fields {
+                host: Some("fw01"),
+                app: Some("ASA"),
+                msgid: Some("302013"),
+                timestamp: Some("2024-03-01T12:00:00Z"),
+                message: "Built",
+                ..fields(CiscoAsa, 166)
+            },
+        );
+    }
+
+    #[test]
+    fn cisco_nxos_in_source_zone() {
+        let berlin = ctx_at("2024-03-01T12:00:00Z", chrono_tz::Europe::Berlin);
+        check_with(
+            "<189>2024 Mar 01 12:00:00 sw1: %ETHPORT-5-IF_DOWN_LINK_FAILURE: Interface Ethernet1/9 is down (Link failure)",
+            &berlin,
+            Fields {
+                host: Some("sw1"),
+                app: Some("ETHPORT"),
+                msgid: Some("IF_DOWN_LINK_FAILURE"),
+                timestamp: Some("2024-03-01T12:00:00+01:00"),
+                message: "Interface Ethernet1/9 is down (Link failure)",
+                ..fields(CiscoNxos, 189)
+            },
+        );
+    }
+
+    #[test]
+    fn fortigate_key_values() {
+        let line = "<189>date=2020-04-23 time=12:17:48 devname=\"FGT1\" devid=\"FGT60E0000000001\" \
+                    logid=\"0000000013\" type=\"traffic\" subtype=\"forward\" level=\"notice\" tz=\"-0500\" \
+                    srcip=10.0.0.1 srcport=60899 msg=\"say \\\"hi\\\"\" action=\"deny\"";
+        let message = check(
+            line,
+            Fields {
+                host: Some("FGT1"),
+                msgid: Some("0000000013"),
+                timestamp: Some("2020-04-23T12:17:48-05:00"),
+                message: &line[5..],
+                ..fields(Fortigate, 189)
+            },
+        );
+        let params = sd(&message, "fortigate");
+        assert_eq!(params.len(), 13);
+        assert_eq!(params[2], ("devname", "FGT1"));
+        assert!(params.contains(&("srcport", "60899")));
+        assert!(params.contains(&("msg", "say \"hi\"")));
+        // No PRI and no tz: severity from `level`, time in the source zone.
+        let message = check_with(
+            "date=2020-04-23 time=12:17:48 devname=\"FGT1\" logid=\"0100032001\" level=\"warning\"",
+            &ctx_at("2020-04-23T12:00:00Z", chrono_tz::Europe::Paris),
+            Fields {
+                host: Some("FGT1"),
+                msgid: Some("0100032001"),
+                timestamp: Some("2020-04-23T12:17:48+02:00"),
+                message: "date=2020-04-23 time=12:17:48 devname=\"FGT1\" logid=\"0100032001\" level=\"warning\"",
+                facility: Some(1),
+                severity: Some(4),
+                ..base(Fortigate)
+            },
+        );
+        assert_eq!(sd(&message, "fortigate").len(), 5);
+    }
+
+    #[test]
+    fn kv_edge_cases() {
+        assert_eq!(
+            kv_pairs("a=1 b=\"x y\" c= d=\"unterminated"),
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("b".to_owned(), "x y".to_owned()),
+                ("c".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(parse_offset("+0530"), FixedOffset::east_opt(19800));
+        assert_eq!(parse_offset("-05:00"), FixedOffset::west_opt(18000));
+        assert_eq!(parse_offset("0500"), None);
+        assert_eq!(parse_offset("+99"), None);
+    }
+
+    #[test]
+    fn pfsense_filterlog() {
+        let tcp = "<134>Jul  3 19:10:30 filterlog[72237]: 146,,,1535324496,igb1.12,match,block,in,4,0x0,,63,12617,0,DF,6,tcp,60,10.0.12.50,192.0.2.1,49724,853,0,S,1891286705,,64240,,mss;sackOK;TS;nop;wscale";
+        let message = check(
+            tcp,
+            Fields {
+                app: Some("filterlog"),
+                procid: Some("72237"),
+                timestamp: Some("2026-07-03T19:10:30Z"),
+                message: &tcp[39..],
+                ..fields(Pfsense, 134)
+            },
+        );
+        let params = sd(&message, "filterlog");
+        for expected in [
+            ("rulenr", "146"),
+            ("interface", "igb1.12"),
+            ("reason", "match"),
+            ("action", "block"),
+            ("direction", "in"),
+            ("ipversion", "4"),
+            ("protocol", "tcp"),
+            ("src", "10.0.12.50"),
+            ("dst", "192.0.2.1"),
+            ("srcport", "49724"),
+            ("dstport", "853"),
+            ("tcpflags", "S"),
+        ] {
+            assert!(params.contains(&expected), "{expected:?} not in {params:?}");
+        }
+        let udp6 = "<134>Dec 31 22:02:55 fw.example.net filterlog[15307]: 6,,,1000000105,igb1.27,match,block,in,6,0x00,0xf6279,1,UDP,17,32,fe80::208:9bff:fef3:652b,ff02::1:2,546,547,32";
+        let message = decoded(udp6.as_bytes(), &ctx());
+        assert_eq!(message.host.as_deref(), Some("fw.example.net"));
+        let params = sd(&message, "filterlog");
+        for expected in [
+            ("protocol", "UDP"),
+            ("src", "fe80::208:9bff:fef3:652b"),
+            ("dst", "ff02::1:2"),
+            ("srcport", "546"),
+            ("dstport", "547"),
+        ] {
+            assert!(params.contains(&expected), "{expected:?} not in {params:?}");
+        }
+        // OPNsense over RFC 5424.
+        let opnsense = "<134>1 2022-06-09T14:44:11-06:00 opnsense.example.com filterlog 76404 - [meta sequenceId=\"1\"] 124,,,fae559338f65e11c53669fc3642c93c2,ixl1_vlan70,match,pass,out,4,0x0,,63,5687,0,DF,6,tcp,60,192.168.1.1,10.10.10.10,40370,80,0,S,3364871769,,65535,,mss";
+        let message = decoded(opnsense.as_bytes(), &ctx());
+        assert_eq!(message.format, Pfsense);
+        assert!(sd(&message, "filterlog").contains(&("action", "pass")));
+        assert_eq!(sd(&message, "meta"), [("sequenceId", "1")]);
+    }
+
+    #[test]
+    fn snare_windows_events() {
+        let line = "<14>Sep 17 16:37:25 WIN-5SB1I3G0V7U MSWinEventLog\t1\tSecurity\t6862\tFri Sep 17 16:37:25 2021\t4608\tMicrosoft-Windows-Security-Auditing\tN/A\tN/A\tSuccess Audit\tWIN-5SB1I3G0V7U\tSecurity State Change\t\tWindows is starting up.\t15\r\n";
+        let message = check_with(
+            line,
+            &ctx_at("2021-09-18T00:00:00Z", chrono_tz::UTC),
+            Fields {
+                host: Some("WIN-5SB1I3G0V7U"),
+                app: Some("MSWinEventLog"),
+                msgid: Some("4608"),
+                timestamp: Some("2021-09-17T16:37:25Z"),
+                message: "Windows is starting up.",
+                ..fields(Snare, 14)
+            },
+        );
+        let params = sd(&message, "snare");
+        assert_eq!(params[0], ("criticality", "1"));
+        assert_eq!(params[1], ("log", "Security"));
+        assert!(params.contains(&("event_id", "4608")));
+        assert!(params.contains(&("user", "N/A")));
+        assert!(params.contains(&("event_type", "Success Audit")));
+        assert!(params.contains(&("category", "Security State Change")));
+        assert!(!params.iter().any(|(k, _)| *k == "data"));
+        // Snare inside RFC 5424, and without any PRI.
+        let rfc5424 = "<13>1 2025-02-18T06:42:17.554128Z DC25 - - - - MSWinEventLog\t1\tSecurity\t802301\tTue Feb 18 06:42:17 2025\t4624\tMicrosoft-Windows-Security-Auditing\tN/A\tN/A\tSuccess Audit\tDC25\tLogon\t\tAn account was successfully logged on.\t1";
+        check(
+            rfc5424,
+            Fields {
+                host: Some("DC25"),
+                app: Some("MSWinEventLog"),
+                msgid: Some("4624"),
+                timestamp: Some("2025-02-18T06:42:17.554128Z"),
+                message: "An account was successfully logged on.",
+                ..fields(Snare, 13)
+            },
+        );
+        let bare = "Mar 10 09:30:20 zuse.example.local MSWinEventLog\t1\tSecurity\t564\tWed Mar 10 09:30:19 2010\t540";
+        let message = decoded(bare.as_bytes(), &ctx());
+        assert_eq!(
+            (message.format, message.msgid.as_deref(), message.severity),
+            (Snare, Some("540"), Some(5))
+        );
+    }
+
+    #[test]
+    fn ordinary_lines_are_not_vendor_lines() {
+        check(
+            "<13>Mar  1 12:00:00 host app: 100% done: ok",
+            Fields {
+                host: Some("host"),
+                app: Some("app"),
+                timestamp: Some("2027-03-01T12:00:00Z"),
+                message: "100% done: ok",
+                ..fields(Rfc3164, 13)
+            },
+        );
+        assert!(fortigate("datex=1", &ctx()).is_none());
+    }
+}
