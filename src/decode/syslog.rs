@@ -367,7 +367,10 @@ fn assume_offset_5424(rest: &str, ctx: &DecodeContext) -> Option<String> {
     let after_version = rest.strip_prefix("1 ")?;
     let end = after_version.find(' ').unwrap_or(after_version.len());
     let stamp = &after_version[..end];
-    if stamp.len() < 19 || stamp.ends_with(['Z', 'z']) || stamp[19..].contains(['+', '-']) {
+    if stamp.len() < 19
+        || stamp.ends_with(['Z', 'z'])
+        || stamp.get(19..).is_none_or(|zone| zone.contains(['+', '-']))
+    {
         return None;
     }
     let naive = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
@@ -1044,6 +1047,17 @@ mod tests {
         assert_eq!(message.structured_data.len(), MAX_SD_ELEMENTS);
         assert_eq!(message.structured_data[0].params.len(), MAX_SD_PARAMS);
         assert_eq!(truncate("aé", 2), "a");
+    }
+
+    /// Regression: a multi-byte character across byte 19 of a would-be RFC 5424 timestamp.
+    #[test]
+    fn multibyte_timestamp_does_not_panic() {
+        for input in [
+            "1 2026-07-01T15:18:1é h a - - - m",
+            "<13>1 2026-07-01T15:18:1é h a - - - m",
+        ] {
+            assert_eq!(decoded(input.as_bytes(), &ctx()).format, NoHeader);
+        }
     }
 
     /// Every fixture line decodes without panicking; the constructed bad PRIs are the only errors.
