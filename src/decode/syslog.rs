@@ -4,7 +4,7 @@
 //! UTF-8, binary junk), the `<PRI>` (parsed here with nom because `syslog_loose` drops it when the
 //! rest of a line does not parse), the year and zone policy for timestamps that carry neither,
 //! and the size bounds on every field. The header itself is parsed by `syslog_loose` (RFC 5424
-//! and RFC 3164), except for the vendor forms it gets wrong, which [`vendor`] handles before it
+//! and RFC 3164), except for the vendor forms it gets wrong, which `vendor` handles before it
 //! (Cisco IOS/ASA/NX-OS, FortiGate) or refines after it (Cisco mnemonics, pfSense `filterlog`,
 //! Snare for Windows).
 //!
