@@ -28,7 +28,8 @@ type Res<'a, T> = IResult<&'a str, T>;
 
 /// Runs the refinements that need a standard header first: Snare, pfSense, Cisco mnemonics.
 pub(super) fn refine(message: &mut SyslogMessage, rest: &str, ctx: &DecodeContext) {
-    if message.app.as_deref() == Some(SNARE_TAG) || message.message.starts_with("MSWinEventLog\t") {
+    let snare_tagged = |text: &str| text.starts_with(SNARE_TAG);
+    if message.app.as_deref().is_some_and(snare_tagged) || snare_tagged(&message.message) {
         snare(message, rest);
     } else if message.app.as_deref() == Some("filterlog") {
         filterlog(message);
@@ -543,14 +544,18 @@ const SNARE_FIELDS: [&str; 13] = [
 /// Snare's tab-separated Windows event (Snare Agent for Windows, "Event format"): after the
 /// `MSWinEventLog` tag come criticality, log, counter, time, event ID, source, user, SID type,
 /// event type, computer, category, data and the expanded text. The fields are re-split from the
-/// original text because the 3164 parser swallows the tabs after the tag.
+/// original text because the 3164 parser swallows the tabs after the tag. Relays that escape
+/// control characters (rsyslog's default) turn each TAB into the text `#011`; that is accepted
+/// as the separator too.
 fn snare(message: &mut SyslogMessage, rest: &str) {
-    let marker = "MSWinEventLog\t";
-    let Some(position) = rest.find(marker) else {
+    let Some((position, separator)) = ["\t", "#011"].into_iter().find_map(|separator| {
+        rest.find(&format!("{SNARE_TAG}{separator}"))
+            .map(|p| (p, separator))
+    }) else {
         return;
     };
-    let body = rest[position + marker.len()..].trim_end();
-    let fields: Vec<&str> = body.splitn(SNARE_FIELDS.len() + 1, '\t').collect();
+    let body = rest[position + SNARE_TAG.len() + separator.len()..].trim_end();
+    let fields: Vec<&str> = body.splitn(SNARE_FIELDS.len() + 1, separator).collect();
     let field = |name: &str| {
         SNARE_FIELDS
             .iter()
@@ -887,6 +892,20 @@ mod tests {
                 message: "An account was successfully logged on.",
                 ..fields(Snare, 13)
             },
+        );
+        let escaped = "<13>Mar 10 09:30:20 zuse MSWinEventLog#0111#011Security#011564#011Wed Mar 10 09:30:19 2010#011540#011Security#011BACKUP1$#011User#011Success Audit#011ZUSE#011Logon/Logoff#011#011Successful Network Logon: User Name: BACKUP1$#011552";
+        let message = decoded(escaped.as_bytes(), &ctx());
+        assert_eq!(
+            (message.format, message.host.as_deref()),
+            (Snare, Some("zuse"))
+        );
+        assert_eq!(
+            (message.app.as_deref(), message.msgid.as_deref()),
+            (Some("MSWinEventLog"), Some("540"))
+        );
+        assert_eq!(
+            message.message,
+            "Successful Network Logon: User Name: BACKUP1$"
         );
         let bare = "Mar 10 09:30:20 zuse.example.local MSWinEventLog\t1\tSecurity\t564\tWed Mar 10 09:30:19 2010\t540";
         let message = decoded(bare.as_bytes(), &ctx());
