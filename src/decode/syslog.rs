@@ -307,6 +307,9 @@ fn parse_standard_once(rest: &str, ctx: &DecodeContext) -> Option<SyslogMessage>
         .collect();
     if format == SyslogFormat::Rfc3164 {
         fix_tag_as_host(&mut message, input, parsed.hostname);
+        if let Some(naive) = vendor::timestamp_with_year(input) {
+            message.timestamp = resolve_local(ctx, naive, None);
+        }
     }
     Some(message)
 }
@@ -782,6 +785,15 @@ mod tests {
             &paris,
             Fields {
                 timestamp: Some("2026-01-01T12:00:00+01:00"),
+                ..expected
+            },
+        );
+        // A year inside an RFC 3164 timestamp is still local time.
+        check_with(
+            "<13>Mar 01 2024 12:00:00 h app: m",
+            &paris,
+            Fields {
+                timestamp: Some("2024-03-01T12:00:00+01:00"),
                 ..expected
             },
         );

@@ -155,6 +155,17 @@ fn cisco_stamp(input: &str) -> Res<'_, CiscoStamp> {
     ))
 }
 
+/// The wall-clock time of an RFC 3164 line whose timestamp carries a year (`Mmm dd yyyy
+/// hh:mm:ss`, as ASA and many appliances write it). `syslog_loose` reads that form as UTC
+/// whatever zone it is given, so the caller re-resolves it in the source's zone.
+pub(super) fn timestamp_with_year(input: &str) -> Option<NaiveDateTime> {
+    let (_, (month, _, day, _, year, _, (hour, minute, second, nanos))) =
+        (month, space1, number::<u32>, space1, year, space1, clock)
+            .parse(input.trim_start())
+            .ok()?;
+    NaiveDate::from_ymd_opt(year, month, day)?.and_hms_nano_opt(hour, minute, second, nanos)
+}
+
 /// A zone abbreviation after a Cisco timestamp: upper-case letters only, so a host name that
 /// follows the timestamp (NX-OS) is not mistaken for one unless it is all capitals.
 fn zone(input: &str) -> Res<'_, &str> {
