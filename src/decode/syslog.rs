@@ -389,19 +389,16 @@ pub(crate) fn closest_year(
     ctx: &DecodeContext,
     (month, day, hour, minute, second): IncompleteDate,
 ) -> i32 {
-    let received_year = ctx.received_at.with_timezone(&ctx.timezone).year();
+    // Compared as wall-clock times in the source zone: one zone conversion instead of three,
+    // and a DST hour cannot change which year is closest.
+    let received = ctx.received_at.with_timezone(&ctx.timezone).naive_local();
+    let received_year = received.year();
     [received_year - 1, received_year, received_year + 1]
         .into_iter()
         .filter_map(|year| {
             let naive =
                 NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second)?;
-            let at = resolve_local(ctx, naive, None)?;
-            Some((
-                year,
-                (at.with_timezone(&Utc) - ctx.received_at)
-                    .num_seconds()
-                    .unsigned_abs(),
-            ))
+            Some((year, (naive - received).num_seconds().unsigned_abs()))
         })
         .min_by_key(|&(_, distance)| distance)
         .map_or(received_year, |(year, _)| year)
