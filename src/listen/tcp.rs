@@ -391,10 +391,12 @@ mod tests {
             _ => {
                 // Octet counting carries newlines inside a message.
                 let message = format!("{message}\nsecond line");
-                return (format!("{} {message}", message.len()).into_bytes(), message);
+                let bytes = format!("{} {message}", message.len()).into_bytes();
+                return (bytes, message["<13>".len()..].to_string());
             }
         };
-        (bytes.into_bytes(), message)
+        // The decoder takes the PRI off; the rest is the message.
+        (bytes.into_bytes(), message["<13>".len()..].to_string())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

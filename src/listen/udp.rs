@@ -457,7 +457,7 @@ mod tests {
         let big = String::from_utf8(big).unwrap();
         assert_eq!(
             messages,
-            ["<13>hello", "", big.as_str(), "\u{fffd}\u{fffd}ok"]
+            ["hello", "", big.as_str(), "\u{fffd}\u{fffd}ok"]
         );
         for event in &events {
             assert_eq!(event.source, sender.local_addr().unwrap());
