@@ -641,9 +641,13 @@ fn skip_macro_body(i: &str) -> Res<'_, ()> {
     }
 }
 
-/// `{ parent 3 }`, `{ iso org(3) dod(6) 1 }` (X.208 §28, RFC 2578 §3.6).
+/// Most arcs an OID may have (RFC 2578 §3.5).
+const MAX_OID_ARCS: usize = 128;
+
+/// `{ parent 3 }`, `{ iso org(3) dod(6) 1 }` (X.208 §28, RFC 2578 §3.6): a name or number
+/// first, then numbers or `name(number)`s.
 fn oid_value(i: &str) -> Res<'_, Vec<OidComponent>> {
-    let component = alt((
+    let mut component = alt((
         map(uint, OidComponent::Number),
         map(
             (ident, opt(delimited(sym("("), cut(uint), cut(sym(")"))))),
@@ -653,15 +657,34 @@ fn oid_value(i: &str) -> Res<'_, Vec<OidComponent>> {
             },
         ),
     ));
-    context(
-        "an OID value `{ parent number }`",
-        delimited(
-            sym("{"),
-            cut(context("OID components", nom::multi::many1(component))),
-            cut(context("`}` closing the OID value", sym("}"))),
-        ),
-    )
-    .parse(i)
+    let (i, _) = context("an OID value `{ parent number }`", sym("{")).parse(i)?;
+    let (mut i, first) = cut(context("OID components", |i| component.parse(i))).parse(i)?;
+    let mut components = vec![first];
+    loop {
+        if let Ok((rest, _)) = sym("}").parse(i) {
+            return Ok((rest, components));
+        }
+        let at = skip_ws(i);
+        let fail = |expected| {
+            Err(nom::Err::Failure(PError {
+                at,
+                expected: Some(expected),
+            }))
+        };
+        match component.parse(i) {
+            Ok((_, OidComponent::Name(_))) | Err(nom::Err::Error(_)) => {
+                return fail("a number or `}` after the first OID component");
+            }
+            Ok((rest, c)) => {
+                components.push(c);
+                i = rest;
+            }
+            Err(e) => return Err(e),
+        }
+        if components.len() > MAX_OID_ARCS {
+            return fail("at most 128 OID components");
+        }
+    }
 }
 
 /// `Name ::= TEXTUAL-CONVENTION …` (RFC 2579 §3) or `Name ::= type` (after the `::=`).
@@ -918,6 +941,10 @@ mod tests {
     fn errors_point_at_the_problem() {
         let cases = [
             ("x OBJECT IDENTIFIER ::= { }", "expected OID components"),
+            (
+                "x OBJECT IDENTIFIER ::= { a b }",
+                "expected a number or `}` after",
+            ),
             ("x OBJECT IDENTIFIER { a 1 }", "expected ::="),
             ("x blah blah", "expected OBJECT IDENTIFIER"),
             (

@@ -128,6 +128,14 @@ const ROOTS: &[(&str, u32)] = &[("ccitt", 0), ("iso", 1), ("joint-iso-ccitt", 2)
 /// are not modules.
 const MIB_EXTENSIONS: &[&str] = &["mib", "txt", "my", "smi", "mi2", "asn", "asn1"];
 
+impl Source {
+    /// True for the bundled file `name` (tests swap one out for a mutated copy).
+    #[cfg(test)]
+    pub(crate) fn is_file(&self, name: &str) -> bool {
+        self.bundled && self.label == format!("bundled/{name}")
+    }
+}
+
 pub(crate) fn bundled_sources(files: &[(&'static str, &'static str)]) -> Vec<Source> {
     files
         .iter()
