@@ -53,7 +53,7 @@ pub(crate) struct Import {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Item {
     /// Something with an OID: `OBJECT IDENTIFIER`, OBJECT-TYPE, TRAP-TYPE, …
-    Value(ValueDef),
+    Value(Box<ValueDef>),
     /// A type assignment or TEXTUAL-CONVENTION.
     Type(TypeDef),
     /// A `NAME MACRO ::= BEGIN … END` definition (body skipped).
@@ -559,7 +559,7 @@ fn item<'a>(word: &'a str, offset: usize, i: &'a str) -> Res<'a, Item> {
             let (i, oid) = oid_value(i)?;
             def.kind = Some(NodeKind::ObjectIdentifier);
             def.oid = Some(OidValue::Components(oid));
-            return Ok((i, Item::Value(def)));
+            return Ok((i, Item::Value(Box::new(def))));
         }
         Some("MODULE-IDENTITY") => NodeKind::ModuleIdentity,
         Some("OBJECT-IDENTITY") => NodeKind::ObjectIdentity,
@@ -609,11 +609,11 @@ fn item<'a>(word: &'a str, offset: usize, i: &'a str) -> Res<'a, Item> {
             }));
         };
         def.oid = Some(OidValue::Trap { enterprise, number });
-        return Ok((i, Item::Value(def)));
+        return Ok((i, Item::Value(Box::new(def))));
     }
     let (i, oid) = oid_value(i)?;
     def.oid = Some(OidValue::Components(oid));
-    Ok((i, Item::Value(def)))
+    Ok((i, Item::Value(Box::new(def))))
 }
 
 /// Skips a MACRO body up to its `END` (the bodies describe the macro grammar; we hard-code it).
