@@ -221,6 +221,8 @@ pub struct MibSet {
     by_name: HashMap<String, Vec<usize>>,
     /// Names of the modules that loaded.
     modules: Vec<String>,
+    /// The longest OID of any node: longest-prefix search starts there.
+    max_oid_len: usize,
 }
 
 /// A module compiled into the binary: (file name, text).
@@ -331,7 +333,7 @@ impl MibSet {
 
     /// The node at the longest known prefix of `oid`, with the prefix length.
     pub fn longest_prefix(&self, oid: &[u32]) -> Option<(&MibNode, usize)> {
-        (1..=oid.len())
+        (1..=oid.len().min(self.max_oid_len))
             .rev()
             .find_map(|len| self.by_oid.get(&oid[..len]).map(|&i| (&self.nodes[i], len)))
     }
@@ -742,12 +744,25 @@ END";
         let b = "B-MIB DEFINITIONS ::= BEGIN
 bTop OBJECT IDENTIFIER ::= { iso org(3) dod(6) 1 4 1 77777 }
 END";
-        let (set, errors, _dir) = load_with(&[("a.mib", a), ("b.mib", b)]);
+        // A name in scope is never taken from another module, even one resolved earlier.
+        let other = "A0-MIB DEFINITIONS ::= BEGIN\nshadow OBJECT IDENTIFIER ::= { iso 7 }\nEND";
+        let local = "A1-MIB DEFINITIONS ::= BEGIN
+child OBJECT IDENTIFIER ::= { shadow 1 }
+shadow OBJECT IDENTIFIER ::= { iso 5 }
+END";
+        let files = [
+            ("a.mib", a),
+            ("b.mib", b),
+            ("a0.mib", other),
+            ("a1.mib", local),
+        ];
+        let (set, errors, _dir) = load_with(&files);
         assert!(errors.is_empty(), "{errors:#?}");
         assert_eq!(
             set.resolve_name("aLeaf"),
             Some(oid("1.3.6.1.4.1.77777.2.3"))
         );
+        assert_eq!(set.resolve_name("A1-MIB::child"), Some(oid("1.5.1")));
     }
 
     #[test]

@@ -426,33 +426,26 @@ impl Resolver {
         self.oids = vec![HashMap::new(); self.modules.len()];
     }
 
-    /// Where the value `name` used in module `m` is defined: local, imported (re-exports
-    /// followed), or — leniently — the first module that defines it.
-    fn value_home(&self, m: usize, name: &str) -> Option<usize> {
+    /// Where the value `name` used in module `m` is defined: locally or through IMPORTS
+    /// (re-exports followed).
+    fn scoped_home(&self, m: usize, name: &str) -> Option<usize> {
         let mut m = m;
         for _ in 0..MAX_CHAIN {
             let parsed = &self.modules[m];
             if parsed.values.contains_key(name) {
                 return Some(m);
             }
-            match parsed.imports.get(name) {
-                Some(&from) => m = from,
-                None => break,
-            }
+            m = *parsed.imports.get(name)?;
         }
-        self.global_defs
-            .get(name)?
-            .iter()
-            .copied()
-            .find(|&k| self.modules[k].values.contains_key(name))
+        None
     }
 
-    /// The OID of `name` as seen from module `m`, if it is resolved yet.
+    /// The OID of `name` as seen from module `m`, if it is resolved yet. A name in scope is
+    /// only ever that definition; a name out of scope may be a root or, leniently, the first
+    /// resolved definition of that name in any module.
     fn lookup_oid(&self, m: usize, name: &str) -> Option<Vec<u32>> {
-        if let Some(home) = self.value_home(m, name)
-            && let Some(oid) = self.oids[home].get(name)
-        {
-            return Some(oid.clone());
+        if let Some(home) = self.scoped_home(m, name) {
+            return self.oids[home].get(name).cloned();
         }
         if let Some(&(_, arc)) = ROOTS.iter().find(|(root, _)| *root == name) {
             return Some(vec![arc]);
@@ -694,6 +687,7 @@ impl Resolver {
             });
         }
         set.modules = self.modules.iter().map(|p| p.module.name.clone()).collect();
+        set.max_oid_len = set.nodes.iter().map(|n| n.oid.len()).max().unwrap_or(0);
         set
     }
 }
