@@ -23,7 +23,7 @@ use nom::{
     character::complete::{char, digit1},
     combinator::{cut, map, opt, recognize, value},
     error::{ContextError, ErrorKind, ParseError, context},
-    multi::{many0, separated_list1},
+    multi::{many0, separated_list0, separated_list1},
     sequence::{delimited, preceded, terminated},
 };
 
@@ -798,7 +798,7 @@ fn clause(i: &str) -> Res<'_, Clause> {
     }
 }
 
-/// `{ a, b, c }`, with `IMPLIED` allowed before a name in an INDEX (RFC 2578 §7.7).
+/// `{ a, b, c }` (empty lists, which some vendors write, are accepted), with `IMPLIED` allowed before a name in an INDEX (RFC 2578 §7.7).
 fn name_list<'a>(index: bool) -> impl Parser<&'a str, Output = Vec<String>, Error = PError<'a>> {
     let entry = move |i: &'a str| {
         let (i, _) = if index {
@@ -810,8 +810,8 @@ fn name_list<'a>(index: bool) -> impl Parser<&'a str, Output = Vec<String>, Erro
     };
     delimited(
         sym("{"),
-        terminated(separated_list1(sym(","), entry), opt(sym(","))),
-        context("`}` closing the list", sym("}")),
+        terminated(separated_list0(sym(","), entry), opt(sym(","))),
+        cut(context("`}` closing the list", sym("}"))),
     )
 }
 
@@ -934,6 +934,60 @@ mod tests {
             let (rest, t) = syntax(input).unwrap();
             assert_eq!(rest, "", "{input}");
             assert_eq!((t.base, t.named_numbers.len()), (base, n), "{input}");
+        }
+    }
+
+    /// Forms real modules use that a strict reading of the RFCs would reject or that are easy
+    /// to get wrong: each body must parse into exactly `items` items.
+    #[test]
+    fn lenient_forms_parse() {
+        let cases = [
+            (
+                "x NOTIFICATION-TYPE OBJECTS { } STATUS current DESCRIPTION \"d\" ::= { iso 1 }",
+                1,
+            ),
+            ("IMPORTS a, b, FROM B-MIB c FROM C-MIB;", 0),
+            (
+                "x OBJECT IDENTIFIER ::= { iso 1 }\r\ny OBJECT IDENTIFIER ::= { x 2 }\r\n",
+                2,
+            ),
+            ("x OBJECT IDENTIFIER -- old -- ::= { iso 1 } -- trailing", 1),
+            (
+                "x OBJECT-TYPE SYNTAX Foo ACCESS read-only STATUS mandatory DEFVAL { 'ff'H } ::= { iso 1 }",
+                1,
+            ),
+            (
+                "x OBJECT-TYPE SYNTAX BITS { a(0), b(1) } MAX-ACCESS read-write STATUS current DESCRIPTION \"has \"\"quotes\"\" and ::= { }\" DEFVAL { { a, b } } ::= { iso 1 }",
+                1,
+            ),
+            (
+                "x OBJECT-TYPE SYNTAX SEQUENCE OF XEntry MAX-ACCESS not-accessible STATUS current DESCRIPTION \"t\" INDEX { IMPLIED y } ::= { iso 1 }",
+                1,
+            ),
+            (
+                "X ::= TEXTUAL-CONVENTION DISPLAY-HINT \"1x:\" STATUS current DESCRIPTION \"d\" REFERENCE \"r\" SYNTAX OCTET STRING (SIZE (0 | 6..8))",
+                1,
+            ),
+            (
+                "X ::= CHOICE { a INTEGER, b [APPLICATION 0] IMPLICIT OCTET STRING (SIZE (4)) }",
+                1,
+            ),
+            (
+                "X MACRO ::= BEGIN TYPE NOTATION ::= \"END\" VALUE NOTATION ::= value (VALUE INTEGER) END",
+                1,
+            ),
+            (
+                "c MODULE-COMPLIANCE STATUS current MODULE -- this module\n MANDATORY-GROUPS { g } OBJECT o MIN-ACCESS read-only ::= { iso 2 }",
+                1,
+            ),
+            (
+                "t TRAP-TYPE ENTERPRISE { iso 3 } VARIABLES { a } REFERENCE \"r\" ::= 4",
+                1,
+            ),
+        ];
+        for (body, items) in cases {
+            let parsed = one(body).unwrap_or_else(|e| panic!("{body}: {e:?}"));
+            assert_eq!(parsed.len(), items, "{body}");
         }
     }
 
