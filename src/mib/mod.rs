@@ -16,6 +16,16 @@
 //! imports cannot be resolved, is reported as a [`MibError`] (`file:line:col: message`) and
 //! skipped; the others load.
 //!
+//! Three modules the net-snmp ones import (SNMP-FRAMEWORK-MIB, INET-ADDRESS-MIB, HCNUM-TC) are
+//! bundled as small hand-written stubs, and the usmStats/snmpMPDStats/snmpEngine OIDs come from a
+//! hand-written table in `resolve` (`WELL_KNOWN`); `bundled/SOURCES.md` says which is which. A
+//! real module of the same name given to [`MibSet::with_dirs`] replaces a stub.
+//!
+//! Figures (bundled set: 19 modules, ~920 nodes; optimised build): [`MibSet::bundled`] takes
+//! about 10 ms, [`MibSet::name_of`] about 250 ns (most of it allocating the [`OidName`];
+//! [`MibSet::longest_prefix`] is the allocation-free form), [`MibSet::format_value`] about
+//! 150 ns. The ignored test `mib::tests::timing` prints them.
+//!
 //! This module reads MIB files and does nothing else: no network, no decoding of BER, no values
 //! other than integers (`format_value`), no validation of values against constraints.
 
@@ -31,7 +41,8 @@ pub use parse::NodeKind;
 /// Largest MIB file we read; the biggest real modules are well under 1 MiB.
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// A module that could not be read, parsed or resolved, at `file:line:col`.
+/// A module that could not be read, parsed or resolved, at `file:line:col`. Errors about a
+/// whole file (unreadable, too large) point at line 1, column 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{col}: {kind}")]
 pub struct MibError {

@@ -332,7 +332,7 @@ impl Resolver {
     /// Steps 1 and 2: parse every source, keep one module per name.
     fn parse_all(&mut self) {
         let mut by_name: HashMap<String, usize> = HashMap::new();
-        let mut kept: Vec<Option<Parsed>> = Vec::new();
+        let mut kept: Vec<Parsed> = Vec::new();
         for source in 0..self.sources.len() {
             let parsed = parse::parse_modules(&self.sources[source].text);
             let modules = match parsed {
@@ -345,12 +345,12 @@ impl Resolver {
             for module in modules {
                 let Some(&k) = by_name.get(&module.name) else {
                     by_name.insert(module.name.clone(), kept.len());
-                    kept.push(Some(Parsed::new(module, source)));
+                    kept.push(Parsed::new(module, source));
                     continue;
                 };
-                let other = kept[k].as_ref().map_or(0, |p| p.source);
+                let other = kept[k].source;
                 if self.sources[other].bundled && !self.sources[source].bundled {
-                    kept[k] = Some(Parsed::new(module, source));
+                    kept[k] = Parsed::new(module, source);
                 } else {
                     let kind = MibErrorKind::DuplicateModule {
                         module: module.name.clone(),
@@ -360,7 +360,7 @@ impl Resolver {
                 }
             }
         }
-        let mut modules: Vec<Parsed> = kept.into_iter().flatten().collect();
+        let mut modules = kept;
         modules.sort_by(|a, b| a.module.name.cmp(&b.module.name));
         self.modules = modules;
     }
