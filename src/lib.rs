@@ -13,6 +13,7 @@ pub mod event; // the normalized Event every stage shares
 pub mod ingest; // the bounded queue between listeners and the store writer
 pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing)
 pub mod metrics; // every Prometheus metric, in one place
+pub mod mib; // pure MIB parser and OID translator: SMI text -> names, syntaxes, enumerations
 pub mod normalize; // parsed fields + peer + source settings -> Event with a level
 pub mod rules; // rule files: today a syntax check; the rules issue adds the engine
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
