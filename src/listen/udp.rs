@@ -455,10 +455,7 @@ mod tests {
         let events = collect(&mut rx, 4, Duration::from_secs(5));
         let messages: Vec<&str> = events.iter().map(|e| e.message.as_str()).collect();
         let big = String::from_utf8(big).unwrap();
-        assert_eq!(
-            messages,
-            ["hello", "", big.as_str(), "\u{fffd}\u{fffd}ok"]
-        );
+        assert_eq!(messages, ["hello", "", big.as_str(), "\u{fffd}\u{fffd}ok"]);
         for event in &events {
             assert_eq!(event.source, sender.local_addr().unwrap());
             assert_eq!(event.transport, Transport::Udp);
