@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 pub use framing::{Frame, FrameDecoder};
 pub use tcp::bind_tcp_syslog;
-pub use udp::{UdpListenerHandle, spawn_udp_syslog};
+pub use udp::{DatagramHandler, UdpListenerHandle, spawn_udp, spawn_udp_syslog};
 
 /// Why a listener could not start. Once started, listeners never fail: they log and go on.
 #[derive(Debug, thiserror::Error)]

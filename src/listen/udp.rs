@@ -1,4 +1,5 @@
-//! The syslog UDP listener: one dedicated thread per socket, batched `recvmmsg`, inline decode.
+//! The UDP listeners (syslog, SNMP traps): one dedicated thread per socket, batched `recvmmsg`,
+//! inline decode through a [`DatagramHandler`].
 //!
 //! The design follows `notes/udp-recv.md`: a std thread (not a tokio task) calls
 //! `recvmmsg(MSG_WAITFORONE)` for up to `BATCH` (64) datagrams at a time into preallocated slots,
@@ -35,8 +36,8 @@ use crate::event::{Event, Transport, now_ns};
 use crate::ingest::{Ingest, SubmitError};
 use crate::metrics::metrics;
 
-/// The `listener` label of this listener's metrics, and its thread's name.
-const LISTENER: &str = "syslog-udp";
+/// The `listener` label of the syslog listener's metrics, and its thread's name.
+const SYSLOG_LISTENER: &str = "syslog-udp";
 /// Datagrams per `recvmmsg` call; the notes measured no gain from 256.
 const BATCH: usize = 64;
 /// How long one `recvmmsg` waits (`SO_RCVTIMEO`), hence how soon the thread notices shutdown.
@@ -57,6 +58,42 @@ pub struct UdpListenerHandle {
     pub thread: JoinHandle<()>,
 }
 
+/// What a UDP listener does with each datagram it reads: turn it into events (pushed onto the
+/// batch's chunk) and, for protocols that answer (SNMP informs), reply through `socket`.
+///
+/// Called on the receive thread, once per datagram, with the receive time of its batch.
+pub trait DatagramHandler: Send + 'static {
+    fn on_datagram(
+        &mut self,
+        payload: &[u8],
+        peer: SocketAddr,
+        received_at_ns: i64,
+        socket: &Socket,
+        chunk: &mut Vec<Event>,
+    );
+}
+
+/// Decodes syslog datagrams inline.
+struct SyslogHandler {
+    ingest: Arc<Ingest>,
+}
+
+impl DatagramHandler for SyslogHandler {
+    fn on_datagram(
+        &mut self,
+        payload: &[u8],
+        peer: SocketAddr,
+        received_at_ns: i64,
+        _socket: &Socket,
+        chunk: &mut Vec<Event>,
+    ) {
+        chunk.push(
+            self.ingest
+                .syslog_event(payload, peer, Transport::Udp, received_at_ns),
+        );
+    }
+}
+
 /// Binds a syslog UDP socket on `addr` and starts its receive thread.
 ///
 /// An IPv6 wildcard address (`[::]`) also receives IPv4. The thread runs until `shutdown` is set;
@@ -67,12 +104,28 @@ pub fn spawn_udp_syslog(
     ingest: Arc<Ingest>,
     shutdown: Arc<AtomicBool>,
 ) -> Result<UdpListenerHandle, ListenError> {
+    let handler = SyslogHandler {
+        ingest: ingest.clone(),
+    };
+    spawn_udp(SYSLOG_LISTENER, addr, settings, ingest, handler, shutdown)
+}
+
+/// Binds a UDP socket on `addr` and starts a receive thread named `listener` that hands every
+/// datagram to `handler` and queues each batch's events as one chunk.
+pub fn spawn_udp(
+    listener: &'static str,
+    addr: SocketAddr,
+    settings: &IngestSettings,
+    ingest: Arc<Ingest>,
+    handler: impl DatagramHandler,
+    shutdown: Arc<AtomicBool>,
+) -> Result<UdpListenerHandle, ListenError> {
     let bind_error = |source| ListenError::Bind {
-        kind: LISTENER,
+        kind: listener,
         addr,
         source,
     };
-    let socket = bind(addr, settings.udp_receive_buffer_bytes).map_err(bind_error)?;
+    let socket = bind(listener, addr, settings.udp_receive_buffer_bytes).map_err(bind_error)?;
     let local_addr = socket
         .local_addr()
         .and_then(|local| {
@@ -81,25 +134,36 @@ pub fn spawn_udp_syslog(
                 .ok_or_else(|| io::Error::other("bound address is not IP"))
         })
         .map_err(bind_error)?;
-    let receiver = Receiver::new(socket, settings.max_message_bytes, ingest, shutdown);
+    let receiver = Receiver::new(
+        listener,
+        socket,
+        settings.max_message_bytes,
+        ingest,
+        handler,
+        shutdown,
+    );
     let thread = std::thread::Builder::new()
-        .name(LISTENER.into())
+        .name(listener.into())
         .spawn(move || receiver.run())
         .map_err(|source| ListenError::Thread {
-            kind: LISTENER,
+            kind: listener,
             source,
         })?;
     Ok(UdpListenerHandle { local_addr, thread })
 }
 
 /// Creates, configures and binds the socket.
-fn bind(addr: SocketAddr, receive_buffer_bytes: usize) -> io::Result<Socket> {
+fn bind(
+    listener: &'static str,
+    addr: SocketAddr,
+    receive_buffer_bytes: usize,
+) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() && addr.ip().is_unspecified() {
         // One socket for both families, whatever net.ipv6.bindv6only says.
         socket.set_only_v6(false)?;
     }
-    set_receive_buffer(&socket, receive_buffer_bytes);
+    set_receive_buffer(listener, &socket, receive_buffer_bytes);
     socket.set_read_timeout(Some(POLL_INTERVAL))?;
     socket.bind(&addr.into())?;
     Ok(socket)
@@ -108,39 +172,41 @@ fn bind(addr: SocketAddr, receive_buffer_bytes: usize) -> io::Result<Socket> {
 /// Asks for `requested` bytes of receive buffer, exports what was granted, warns when small.
 ///
 /// Failing to enlarge the buffer is not fatal: the listener works, it only drops sooner.
-fn set_receive_buffer(socket: &Socket, requested: usize) {
+fn set_receive_buffer(listener: &'static str, socket: &Socket, requested: usize) {
     if let Err(error) = sys::set_receive_buffer_force(socket, requested) {
         // EPERM without CAP_NET_ADMIN is the common case; SO_RCVBUF is capped by rmem_max.
-        debug!(%error, listener = LISTENER, "SO_RCVBUFFORCE refused; falling back to SO_RCVBUF.");
+        debug!(%error, listener = listener, "SO_RCVBUFFORCE refused; falling back to SO_RCVBUF.");
         if let Err(error) = socket.set_recv_buffer_size(requested) {
-            warn!(%error, listener = LISTENER, "Cannot set SO_RCVBUF.");
+            warn!(%error, listener = listener, "Cannot set SO_RCVBUF.");
         }
     }
     match socket.recv_buffer_size() {
         Ok(effective) => {
             let gauge = metrics()
                 .udp_receive_buffer_bytes
-                .with_label_values(&[LISTENER]);
+                .with_label_values(&[listener]);
             gauge.set(i64::try_from(effective).unwrap_or(i64::MAX));
             if effective < MIN_GOOD_RECEIVE_BUFFER_BYTES {
                 warn!(
                     effective_bytes = effective,
                     requested_bytes = requested,
-                    listener = LISTENER,
+                    listener = listener,
                     "UDP receive buffer under 8 MiB: bursts will be dropped by the kernel. \
                      Run with CAP_NET_ADMIN or raise net.core.rmem_max."
                 );
             }
         }
-        Err(error) => warn!(%error, listener = LISTENER, "Cannot read back SO_RCVBUF."),
+        Err(error) => warn!(%error, listener = listener, "Cannot read back SO_RCVBUF."),
     }
 }
 
 /// The receive thread's state.
-struct Receiver {
+struct Receiver<H> {
+    listener: &'static str,
     socket: Socket,
     max_message_bytes: usize,
     ingest: Arc<Ingest>,
+    handler: H,
     shutdown: Arc<AtomicBool>,
     /// Metric handles looked up once, not per datagram.
     datagrams: IntCounter,
@@ -150,21 +216,25 @@ struct Receiver {
     error_log: LogLimiter,
 }
 
-impl Receiver {
+impl<H: DatagramHandler> Receiver<H> {
     fn new(
+        listener: &'static str,
         socket: Socket,
         max_message_bytes: usize,
         ingest: Arc<Ingest>,
+        handler: H,
         shutdown: Arc<AtomicBool>,
-    ) -> Receiver {
+    ) -> Receiver<H> {
         let m = metrics();
         Receiver {
+            listener,
             socket,
             max_message_bytes,
             ingest,
+            handler,
             shutdown,
-            datagrams: m.datagrams_received.with_label_values(&[LISTENER]),
-            bytes: m.bytes_received.with_label_values(&[LISTENER]),
+            datagrams: m.datagrams_received.with_label_values(&[listener]),
+            bytes: m.bytes_received.with_label_values(&[listener]),
             truncated_log: LogLimiter::new(LOG_INTERVAL),
             queue_full_log: LogLimiter::new(LOG_INTERVAL),
             error_log: LogLimiter::new(LOG_INTERVAL),
@@ -182,7 +252,7 @@ impl Receiver {
                 Err(error) if is_retry(&error) => {}
                 Err(error) => {
                     if let Some(suppressed) = self.error_log.allow() {
-                        warn!(%error, suppressed, listener = LISTENER, "UDP receive failed.");
+                        warn!(%error, suppressed, listener = self.listener, "UDP receive failed.");
                     }
                     std::thread::sleep(ERROR_PAUSE);
                 }
@@ -209,10 +279,8 @@ impl Receiver {
             let peer = datagram
                 .peer
                 .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), canonical_peer);
-            chunk.push(
-                self.ingest
-                    .syslog_event(payload, peer, Transport::Udp, received_at_ns),
-            );
+            self.handler
+                .on_datagram(payload, peer, received_at_ns, &self.socket, &mut chunk);
         }
         self.datagrams.inc_by(count as u64);
         self.bytes.inc_by(bytes);
@@ -222,7 +290,7 @@ impl Receiver {
         {
             warn!(
                 suppressed,
-                listener = LISTENER,
+                listener = self.listener,
                 "Ingest queue full; dropped a batch of datagrams."
             );
         }
@@ -233,7 +301,7 @@ impl Receiver {
             warn!(
                 max_message_bytes = self.max_message_bytes,
                 suppressed,
-                listener = LISTENER,
+                listener = self.listener,
                 "Datagram longer than the maximum message size; ingested it truncated."
             );
         }
