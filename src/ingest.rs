@@ -39,6 +39,13 @@ pub struct IngestReceiver {
     room: Arc<Semaphore>,
 }
 
+/// What [`IngestReceiver::poll`] found.
+pub enum Polled {
+    Chunk(Chunk),
+    Empty,
+    Closed,
+}
+
 /// Why a chunk could not be queued.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SubmitError {
@@ -155,6 +162,16 @@ impl IngestReceiver {
             Ok(chunk) => Ok(Some(self.release(chunk))),
             Err(RecvTimeoutError::Timeout) => Ok(None),
             Err(RecvTimeoutError::Disconnected) => Err(()),
+        }
+    }
+
+    /// Takes a chunk without waiting, telling an empty queue from a closed one (every sender
+    /// gone and nothing left).
+    pub fn poll(&mut self) -> Polled {
+        match self.rx.try_recv() {
+            Ok(chunk) => Polled::Chunk(self.release(chunk)),
+            Err(crossbeam_channel::TryRecvError::Empty) => Polled::Empty,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Polled::Closed,
         }
     }
 

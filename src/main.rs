@@ -5,6 +5,11 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+/// mimalloc instead of glibc malloc: events are allocated on the listener threads and freed on
+/// the store writer, and glibc's arena locks showed up as futex waits in ingest profiles.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use trapline::accounts::{Accounts, Role};
 use trapline::cli::{Cli, Command, ConfigArg, DataArg, RunArgs, TokenCommand, UserCommand};
 use trapline::config::{self, Overrides, Settings};
