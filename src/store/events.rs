@@ -397,12 +397,16 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
     // The writer polls instead of blocking on the queue: a blocked receiver would be woken (a
     // futex syscall and a context switch) by every chunk a listener sends, which cost more CPU
     // than the work itself at a few hundred thousand messages per second. Polling every
-    // `POLL` while idle adds at most that much latency and a few hundred cheap wake-ups a second.
-    const POLL: Duration = Duration::from_millis(2);
+    // `POLL_BUSY` while traffic flows adds at most that much latency; after `BUSY_FOR` without
+    // a chunk it polls every `POLL_IDLE`, so an idle appliance is really idle.
+    const POLL_BUSY: Duration = Duration::from_millis(2);
+    const POLL_IDLE: Duration = Duration::from_millis(25);
+    const BUSY_FOR: Duration = Duration::from_millis(200);
     let tick = (store.inner.options.block_max_age / 4)
         .clamp(Duration::from_millis(1), Duration::from_millis(50));
     let mut writer = store.writer();
     let mut last_tick = std::time::Instant::now();
+    let mut last_chunk = std::time::Instant::now();
     loop {
         let idle = match rx.poll() {
             Polled::Chunk(mut chunk) => {
@@ -413,6 +417,7 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
                         .with_label_values(&["store_error"])
                         .inc_by(chunk.events.len() as u64);
                 }
+                last_chunk = std::time::Instant::now();
                 false
             }
             Polled::Empty => true,
@@ -423,7 +428,8 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
             last_tick = std::time::Instant::now();
         }
         if idle {
-            std::thread::sleep(POLL);
+            let busy = last_chunk.elapsed() < BUSY_FOR;
+            std::thread::sleep(if busy { POLL_BUSY } else { POLL_IDLE });
         }
     }
     if let Err(error) = writer.close() {
