@@ -71,6 +71,97 @@ fn peer() -> SocketAddr {
     "127.0.0.1:50000".parse().unwrap()
 }
 
+/// Runs `command` (with `{h}` replaced by our address) against a loop that feeds every
+/// datagram to `handle` and sends the response back; returns the exit status and the outcomes.
+fn interop(receiver: SnmpReceiver, command: &str) -> Option<(bool, Vec<Outcome>)> {
+    use std::net::UdpSocket;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    if std::process::Command::new("snmpinform").arg("-V").output().is_err() {
+        eprintln!("snmpinform not installed; skipping");
+        return None;
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let server = std::thread::spawn(move || {
+        let mut outcomes = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while !stop2.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let outcome = receiver.handle(&buf[..n], from);
+                if let Some(resp) = &outcome.response {
+                    socket.send_to(resp, from).unwrap();
+                }
+                outcomes.push(outcome);
+            }
+        }
+        outcomes
+    });
+    let persist = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command.replace("{h}", &format!("udp:{addr}")))
+        .env("MIBS", "")
+        .env("SNMPCONFPATH", "/nonexistent")
+        .env("SNMP_PERSISTENT_DIR", persist.path())
+        .status()
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    Some((status.success(), server.join().unwrap()))
+}
+
+#[test]
+fn netsnmp_accepts_v2c_inform_response() {
+    let cmd = "snmpinform -v 2c -c public -r 0 -t 3 {h} 777 1.3.6.1.4.1.8072.2.3.0.1 1.3.6.1.4.1.8072.2.3.2.1 s hello";
+    let Some((ok, outcomes)) = interop(receiver(), cmd) else { return };
+    assert!(ok, "snmpinform exit status: {outcomes:?}");
+    let trap = outcomes[0].trap.as_ref().unwrap();
+    assert!(trap.inform);
+    assert_eq!(trap.varbinds, vec![(vec![1, 3, 6, 1, 4, 1, 8072, 2, 3, 2, 1], SnmpValue::OctetString(b"hello".to_vec()))]);
+}
+
+fn check_v3_inform(args: &str) {
+    let cmd = format!("snmpinform -v 3 {args} -r 1 -t 3 {{h}} 777 1.3.6.1.6.3.1.1.5.3 1.3.6.1.2.1.2.2.1.1.3 i 3");
+    let Some((ok, outcomes)) = interop(receiver(), &cmd) else { return };
+    let summary: Vec<_> = outcomes.iter().map(|o| (o.refusal, o.response.is_some(), o.trap.is_some())).collect();
+    eprintln!("{args}: {summary:?}");
+    assert!(ok, "snmpinform {args} failed; outcomes {summary:?}");
+    let trap = outcomes.iter().find_map(|o| o.trap.as_ref()).expect("a decoded inform");
+    assert!(trap.inform);
+    assert_eq!(trap.trap_oid, vec![1, 3, 6, 1, 6, 3, 1, 1, 5, 3]);
+    assert_eq!(trap.engine_id.as_deref(), Some(LOCAL_ENGINE));
+}
+
+#[test]
+fn netsnmp_accepts_v3_inform_sha_aes() {
+    check_v3_inform("-u trapuser -l authPriv -a SHA -A authpassword -x AES -X privpassword");
+}
+
+#[test]
+fn netsnmp_accepts_v3_informs_other_protocols() {
+    for args in [
+        "-u desuser -l authPriv -a MD5 -A desauthpass -x DES -X desprivpass",
+        "-u sha256user -l authPriv -a SHA-256 -A sha256password -x AES -X aesprivpass",
+        "-u aes256user -l authPriv -a SHA -A aes256auth -x AES-256 -X aes256priv",
+        "-u sha512user -l authPriv -a SHA-512 -A sha512password -x AES-192 -X aes192priv",
+        "-u md5user -l authNoPriv -a MD5 -A md5password",
+        "-u noauthuser -l noAuthNoPriv",
+    ] {
+        check_v3_inform(args);
+    }
+}
+
+/// With our engine id given (`-e`) and stale boots/time (`-Z`), net-snmp gets an authenticated
+/// usmStatsNotInTimeWindows Report, resynchronises and resends (RFC 3414 §3.2 step 7, §4).
+#[test]
+fn netsnmp_resyncs_after_not_in_time_window() {
+    check_v3_inform("-e 0x80001f88050102030405060708 -Z 7,5000 -u trapuser -l authPriv -a SHA -A authpassword -x AES -X privpassword");
+}
+
 #[test]
 fn explore() {
     let r = receiver();
