@@ -57,7 +57,11 @@ pub struct Tlv<'a> {
 impl<'a> Tlv<'a> {
     /// A reader over this element's contents (for constructed types).
     pub fn reader(&self) -> Reader<'a> {
-        Reader { data: self.value, base: self.start, pos: 0 }
+        Reader {
+            data: self.value,
+            base: self.start,
+            pos: 0,
+        }
     }
 
     /// The element end offset (exclusive) in the top buffer.
@@ -76,7 +80,11 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Reader { data, base: 0, pos: 0 }
+        Reader {
+            data,
+            base: 0,
+            pos: 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -102,23 +110,33 @@ impl<'a> Reader<'a> {
             }
             let bytes = self.data.get(at..at + n).ok_or(BerError::Truncated)?;
             at += n;
-            bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+            bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
         };
         let end = at.checked_add(len).ok_or(BerError::BadLength)?;
         let value = self.data.get(at..end).ok_or(BerError::Truncated)?;
         self.pos = end;
-        Ok(Tlv { tag, start: self.base + at, header_start: self.base + header_start, value })
+        Ok(Tlv {
+            tag,
+            start: self.base + at,
+            header_start: self.base + header_start,
+            value,
+        })
     }
 
     /// Reads an element that must carry `tag`.
+    /// The tag is checked before the length, so text that is not BER at all is reported as a
+    /// wrong tag rather than as a truncation.
     pub fn read(&mut self, tag: u8) -> Result<Tlv<'a>, BerError> {
-        let saved = self.pos;
-        let tlv = self.read_any()?;
-        if tlv.tag != tag {
-            self.pos = saved;
-            return Err(BerError::WrongTag { expected: tag, found: tlv.tag });
+        match self.data.get(self.pos) {
+            None => Err(BerError::Truncated),
+            Some(&found) if found != tag => Err(BerError::WrongTag {
+                expected: tag,
+                found,
+            }),
+            Some(_) => self.read_any(),
         }
-        Ok(tlv)
     }
 
     pub fn read_sequence(&mut self) -> Result<Reader<'a>, BerError> {
@@ -161,7 +179,9 @@ pub fn decode_unsigned(bytes: &[u8], max_octets: usize) -> Result<u64, BerError>
     if significant.len() > max_octets {
         return Err(BerError::BadValue);
     }
-    Ok(significant.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    Ok(significant
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
 
 /// OBJECT IDENTIFIER contents (X.690 §8.19): the first sub-identifier packs two arcs.
@@ -330,7 +350,19 @@ mod tests {
 
     #[test]
     fn integers_roundtrip() {
-        for v in [0i64, 1, 127, 128, 255, 256, -1, -128, -129, i64::from(i32::MAX), i64::from(i32::MIN)] {
+        for v in [
+            0i64,
+            1,
+            127,
+            128,
+            255,
+            256,
+            -1,
+            -128,
+            -129,
+            i64::from(i32::MAX),
+            i64::from(i32::MIN),
+        ] {
             let mut out = Vec::new();
             put_integer(&mut out, TAG_INTEGER, v);
             assert_eq!(Reader::new(&out).read_integer().unwrap(), v);
@@ -371,7 +403,12 @@ mod tests {
 
     #[test]
     fn bad_oids() {
-        for input in [&[][..], &[0x2b, 0x86], &[0x2b, 0x80, 0x01], &[0x2b, 0x90, 0x80, 0x80, 0x80, 0x80, 0x00]] {
+        for input in [
+            &[][..],
+            &[0x2b, 0x86],
+            &[0x2b, 0x80, 0x01],
+            &[0x2b, 0x90, 0x80, 0x80, 0x80, 0x80, 0x00],
+        ] {
             assert!(decode_oid(input).is_err(), "{input:02x?}");
         }
     }

@@ -185,7 +185,10 @@ pub struct Outcome {
 
 impl Outcome {
     fn refused(reason: Refusal) -> Self {
-        Outcome { refusal: Some(reason), ..Outcome::default() }
+        Outcome {
+            refusal: Some(reason),
+            ..Outcome::default()
+        }
     }
 }
 
@@ -223,7 +226,10 @@ pub struct SnmpSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SettingsError {
     #[error("snmp user {user:?}: {source}")]
-    Protocol { user: String, source: UnknownProtocol },
+    Protocol {
+        user: String,
+        source: UnknownProtocol,
+    },
     #[error("snmp user {user:?}: {what}")]
     Invalid { user: String, what: &'static str },
     #[error("local engine id must be 5 to 32 octets (RFC 3411 §5)")]
@@ -244,7 +250,11 @@ impl SnmpSettings {
         if communities.is_empty() {
             communities.push(DEFAULT_COMMUNITY.to_string());
         }
-        let users = section.users.iter().map(user_from_config).collect::<Result<Vec<_>, _>>()?;
+        let users = section
+            .users
+            .iter()
+            .map(user_from_config)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(SnmpSettings {
             communities,
             users,
@@ -258,8 +268,14 @@ impl SnmpSettings {
 }
 
 fn user_from_config(u: &crate::config::SnmpUserSection) -> Result<UsmUser, SettingsError> {
-    let invalid = |what| SettingsError::Invalid { user: u.name.clone(), what };
-    let proto = |source| SettingsError::Protocol { user: u.name.clone(), source };
+    let invalid = |what| SettingsError::Invalid {
+        user: u.name.clone(),
+        what,
+    };
+    let proto = |source| SettingsError::Protocol {
+        user: u.name.clone(),
+        source,
+    };
     let engine_id = u
         .engine_id
         .as_deref()
@@ -280,15 +296,25 @@ fn user_from_config(u: &crate::config::SnmpUserSection) -> Result<UsmUser, Setti
     }
     let short = |pw: Option<&String>| pw.is_some_and(|p| p.len() < 8);
     if short(auth.as_ref().map(|a| &a.1)) || short(privacy.as_ref().map(|p| &p.1)) {
-        return Err(invalid("passwords need at least 8 characters (RFC 3414 §11.2)"));
+        return Err(invalid(
+            "passwords need at least 8 characters (RFC 3414 §11.2)",
+        ));
     }
-    Ok(UsmUser { name: u.name.clone(), engine_id, auth, privacy })
+    Ok(UsmUser {
+        name: u.name.clone(),
+        engine_id,
+        auth,
+        privacy,
+    })
 }
 
 /// Hex in the forms people paste: `0x8000…`, `80:00:…`, `8000…`.
 fn parse_hex(text: &str) -> Option<Vec<u8>> {
     let t = text.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     let digits: String = t.chars().filter(|c| *c != ':' && *c != ' ').collect();
     if digits.is_empty() || digits.len() % 2 != 0 {
         return None;
@@ -353,7 +379,8 @@ impl SnmpReceiver {
             return Err(SettingsError::EngineId);
         }
         let users: Vec<v3::UserKeys> = settings.users.iter().map(v3::UserKeys::new).collect();
-        let mut cache = usm::KeyCache::new(settings.key_cache_entries, settings.localisations_per_sec);
+        let mut cache =
+            usm::KeyCache::new(settings.key_cache_entries, settings.localisations_per_sec);
         for (i, u) in users.iter().enumerate() {
             if let Some(k) = u.localize(&settings.local_engine_id) {
                 cache.insert(&settings.local_engine_id, i, k.into());
@@ -365,7 +392,11 @@ impl SnmpReceiver {
             }
         }
         Ok(SnmpReceiver {
-            communities: settings.communities.into_iter().map(String::into_bytes).collect(),
+            communities: settings
+                .communities
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
             users,
             local_engine_id: settings.local_engine_id,
             engine_boots: settings.engine_boots,
@@ -432,13 +463,20 @@ impl SnmpReceiver {
         // the Trap-PDU with v1 only, and guessing would mis-report the version.
         let inform = version == SnmpVersion::V2c && pdu.tag == pdu::TAG_INFORM;
         if pdu.tag != expected_tag && !inform {
-            return Err(if pdu.tag == pdu::TAG_V1_TRAP { Refusal::Malformed } else { Refusal::NotANotification });
+            return Err(if pdu.tag == pdu::TAG_V1_TRAP {
+                Refusal::Malformed
+            } else {
+                Refusal::NotANotification
+            });
         }
         if !self.communities.iter().any(|c| c == community) {
             return Err(Refusal::BadCommunity);
         }
         let trap = notification(&pdu, version, inform)?;
-        let trap = DecodedTrap { community: Some(String::from_utf8_lossy(community).into_owned()), ..trap };
+        let trap = DecodedTrap {
+            community: Some(String::from_utf8_lossy(community).into_owned()),
+            ..trap
+        };
         let response = inform.then(|| {
             let mut body = Vec::new();
             ber::put_integer(&mut body, ber::TAG_INTEGER, 1);
@@ -446,7 +484,11 @@ impl SnmpReceiver {
             body.extend_from_slice(&pdu.encode_response());
             ber::wrap(ber::TAG_SEQUENCE, &body)
         });
-        Ok(Outcome { trap: Some(trap), response, refusal: None })
+        Ok(Outcome {
+            trap: Some(trap),
+            response,
+            refusal: None,
+        })
     }
 }
 
@@ -458,7 +500,11 @@ fn message_version(datagram: &[u8]) -> Result<i64, Refusal> {
 
 /// The notification view of a decoded Trap/Inform PDU; a v2 PDU without snmpTrapOID.0 in
 /// second place (RFC 3416 §4.2.6) is malformed.
-fn notification(pdu: &pdu::Pdu, version: SnmpVersion, inform: bool) -> Result<DecodedTrap, Refusal> {
+fn notification(
+    pdu: &pdu::Pdu,
+    version: SnmpVersion,
+    inform: bool,
+) -> Result<DecodedTrap, Refusal> {
     let (trap_oid, uptime, rest) = pdu.notification_view().ok_or(Refusal::Malformed)?;
     Ok(DecodedTrap {
         version,

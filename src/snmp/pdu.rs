@@ -143,7 +143,11 @@ impl fmt::Display for SnmpValue {
 
 fn write_octets(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
     match std::str::from_utf8(bytes) {
-        Ok(text) if text.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')) => {
+        Ok(text)
+            if text
+                .chars()
+                .all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')) =>
+        {
             f.write_str(text)
         }
         _ => write_hex(f, bytes),
@@ -227,7 +231,15 @@ impl Pdu {
         let error_status = int32(body.read_integer()?)?;
         let error_index = int32(body.read_integer()?)?;
         let (varbinds, varbinds_raw) = decode_varbinds(&mut body)?;
-        Ok(Pdu { tag: tlv.tag, request_id, error_status, error_index, varbinds, varbinds_raw, v1: None })
+        Ok(Pdu {
+            tag: tlv.tag,
+            request_id,
+            error_status,
+            error_index,
+            varbinds,
+            varbinds_raw,
+            v1: None,
+        })
     }
 
     /// RFC 1157 §4.1.6 Trap-PDU.
@@ -315,7 +327,9 @@ fn int32(v: i64) -> Result<i32, PduError> {
 }
 
 /// VarBindList (RFC 3416 §3). An extra element after a value inside a VarBind is tolerated.
-fn decode_varbinds(body: &mut Reader<'_>) -> Result<(Vec<(Vec<u32>, SnmpValue)>, Vec<u8>), PduError> {
+fn decode_varbinds(
+    body: &mut Reader<'_>,
+) -> Result<(Vec<(Vec<u32>, SnmpValue)>, Vec<u8>), PduError> {
     let list = body.read(ber::TAG_SEQUENCE)?;
     let mut raw = Vec::with_capacity(list.value.len() + 4);
     ber::put_tlv(&mut raw, ber::TAG_SEQUENCE, list.value);
@@ -354,19 +368,47 @@ mod tests {
     #[test]
     fn display_and_type_names() {
         check_display(SnmpValue::Integer32(-42), "Integer32", "-42");
-        check_display(SnmpValue::OctetString("héllo".into()), "OCTET STRING", "héllo");
-        check_display(SnmpValue::OctetString(vec![0xde, 0xad, 0xbe, 0xef]), "OCTET STRING", "de:ad:be:ef");
-        check_display(SnmpValue::OctetString(b"a\x00b".to_vec()), "OCTET STRING", "61:00:62");
-        check_display(SnmpValue::ObjectIdentifier(vec![1, 3, 6, 1]), "OBJECT IDENTIFIER", "1.3.6.1");
-        check_display(SnmpValue::IpAddress(Ipv4Addr::new(10, 1, 2, 3)), "IpAddress", "10.1.2.3");
+        check_display(
+            SnmpValue::OctetString("héllo".into()),
+            "OCTET STRING",
+            "héllo",
+        );
+        check_display(
+            SnmpValue::OctetString(vec![0xde, 0xad, 0xbe, 0xef]),
+            "OCTET STRING",
+            "de:ad:be:ef",
+        );
+        check_display(
+            SnmpValue::OctetString(b"a\x00b".to_vec()),
+            "OCTET STRING",
+            "61:00:62",
+        );
+        check_display(
+            SnmpValue::ObjectIdentifier(vec![1, 3, 6, 1]),
+            "OBJECT IDENTIFIER",
+            "1.3.6.1",
+        );
+        check_display(
+            SnmpValue::IpAddress(Ipv4Addr::new(10, 1, 2, 3)),
+            "IpAddress",
+            "10.1.2.3",
+        );
         check_display(SnmpValue::Counter32(32323232), "Counter32", "32323232");
         check_display(SnmpValue::Gauge32(u32::MAX), "Gauge32", "4294967295");
         check_display(SnmpValue::TimeTicks(12345), "TimeTicks", "12345");
         check_display(SnmpValue::Opaque(b"op".to_vec()), "Opaque", "6f:70");
-        check_display(SnmpValue::Counter64(u64::MAX), "Counter64", "18446744073709551615");
+        check_display(
+            SnmpValue::Counter64(u64::MAX),
+            "Counter64",
+            "18446744073709551615",
+        );
         check_display(SnmpValue::Null, "Null", "");
         check_display(SnmpValue::NoSuchObject, "noSuchObject", "noSuchObject");
-        check_display(SnmpValue::NoSuchInstance, "noSuchInstance", "noSuchInstance");
+        check_display(
+            SnmpValue::NoSuchInstance,
+            "noSuchInstance",
+            "noSuchInstance",
+        );
         check_display(SnmpValue::EndOfMibView, "endOfMibView", "endOfMibView");
     }
 
@@ -400,7 +442,10 @@ mod tests {
             (0x30, &[]),
         ];
         for (tag, body) in cases {
-            assert!(SnmpValue::decode(*tag, body).is_err(), "{tag:02x} {body:02x?}");
+            assert!(
+                SnmpValue::decode(*tag, body).is_err(),
+                "{tag:02x} {body:02x?}"
+            );
         }
     }
 }

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aes::cipher::{AsyncStreamCipher, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use aes::cipher::block_padding::NoPadding;
+use aes::cipher::{AsyncStreamCipher, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use sha1::Sha1;
@@ -60,7 +60,12 @@ impl AuthProtocol {
             "SHA256" => AuthProtocol::Sha256,
             "SHA384" => AuthProtocol::Sha384,
             "SHA512" => AuthProtocol::Sha512,
-            _ => return Err(UnknownProtocol { kind: "auth", name: name.to_string() }),
+            _ => {
+                return Err(UnknownProtocol {
+                    kind: "auth",
+                    name: name.to_string(),
+                });
+            }
         })
     }
 
@@ -135,7 +140,8 @@ impl AuthProtocol {
     pub fn mac(self, key: &[u8], message: &[u8]) -> Vec<u8> {
         macro_rules! m {
             ($d:ty) => {{
-                let mut mac = <Hmac<$d> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+                let mut mac =
+                    <Hmac<$d> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
                 mac.update(message);
                 mac.finalize().into_bytes()[..self.mac_len()].to_vec()
             }};
@@ -170,7 +176,12 @@ impl PrivProtocol {
             "AES" | "AES128" => PrivProtocol::Aes128,
             "AES192" => PrivProtocol::Aes192,
             "AES256" => PrivProtocol::Aes256,
-            _ => return Err(UnknownProtocol { kind: "privacy", name: name.to_string() }),
+            _ => {
+                return Err(UnknownProtocol {
+                    kind: "privacy",
+                    name: name.to_string(),
+                });
+            }
         })
     }
 
@@ -230,7 +241,14 @@ impl PrivProtocol {
 
     /// Encrypts a scopedPDU; `salt` is the 8-octet msgPrivacyParameters to send. For DES the
     /// plaintext is padded with zeros to a multiple of 8 (the receiver ignores the padding).
-    pub fn encrypt(self, key: &[u8], boots: u32, time: u32, salt: [u8; 8], plaintext: &[u8]) -> Vec<u8> {
+    pub fn encrypt(
+        self,
+        key: &[u8],
+        boots: u32,
+        time: u32,
+        salt: [u8; 8],
+        plaintext: &[u8],
+    ) -> Vec<u8> {
         let mut buf = plaintext.to_vec();
         match self {
             PrivProtocol::Des => {
@@ -266,7 +284,13 @@ fn aes_iv(boots: u32, time: u32, salt: &[u8; 8]) -> [u8; 16] {
     iv
 }
 
-fn aes_cfb(p: PrivProtocol, key: &[u8], iv: &[u8; 16], buf: &mut [u8], encrypt: bool) -> Result<(), DecryptionError> {
+fn aes_cfb(
+    p: PrivProtocol,
+    key: &[u8],
+    iv: &[u8; 16],
+    buf: &mut [u8],
+    encrypt: bool,
+) -> Result<(), DecryptionError> {
     macro_rules! run {
         ($cipher:ty) => {{
             if encrypt {
@@ -364,7 +388,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// RFC 3414 A.3.1 / A.3.2 and RFC 7860 test vectors ("maplesyrup", engine 000…02).
@@ -372,7 +399,11 @@ mod tests {
     fn rfc_key_localisation_vectors() {
         let engine = hex("000000000000000000000002");
         let cases = [
-            (AuthProtocol::Md5, "9faf3283884e92834ebc9847d8edd963", "526f5eed9fcce26f8964c2930787d82b"),
+            (
+                AuthProtocol::Md5,
+                "9faf3283884e92834ebc9847d8edd963",
+                "526f5eed9fcce26f8964c2930787d82b",
+            ),
             (
                 AuthProtocol::Sha1,
                 "9fb5cc0381497b3793528939ff788d5d79145211",
@@ -388,10 +419,19 @@ mod tests {
 
     #[test]
     fn protocol_names() {
-        for (name, p) in [("md5", AuthProtocol::Md5), ("SHA", AuthProtocol::Sha1), ("SHA-256", AuthProtocol::Sha256), ("sha512", AuthProtocol::Sha512)] {
+        for (name, p) in [
+            ("md5", AuthProtocol::Md5),
+            ("SHA", AuthProtocol::Sha1),
+            ("SHA-256", AuthProtocol::Sha256),
+            ("sha512", AuthProtocol::Sha512),
+        ] {
             assert_eq!(AuthProtocol::parse(name).unwrap(), p);
         }
-        for (name, p) in [("DES", PrivProtocol::Des), ("aes", PrivProtocol::Aes128), ("AES-256", PrivProtocol::Aes256)] {
+        for (name, p) in [
+            ("DES", PrivProtocol::Des),
+            ("aes", PrivProtocol::Aes128),
+            ("AES-256", PrivProtocol::Aes256),
+        ] {
             assert_eq!(PrivProtocol::parse(name).unwrap(), p);
         }
         assert!(AuthProtocol::parse("SHA-3").is_err());
@@ -401,7 +441,12 @@ mod tests {
     #[test]
     fn ciphers_roundtrip() {
         let ku = AuthProtocol::Sha1.password_to_key(b"privpassword");
-        for p in [PrivProtocol::Des, PrivProtocol::Aes128, PrivProtocol::Aes192, PrivProtocol::Aes256] {
+        for p in [
+            PrivProtocol::Des,
+            PrivProtocol::Aes128,
+            PrivProtocol::Aes192,
+            PrivProtocol::Aes256,
+        ] {
             let key = p.localized_key(AuthProtocol::Sha1, &ku, b"\x80\x00\x00\x00\x01\x02\x03\x04");
             assert_eq!(key.len(), p.key_len());
             let plain = b"a scoped PDU of some length".to_vec();
@@ -409,15 +454,24 @@ mod tests {
             let back = p.decrypt(&key, 3, 99, &[7; 8], &ct).unwrap();
             assert_eq!(&back[..plain.len()], &plain[..], "{p:?}");
         }
-        assert_eq!(PrivProtocol::Des.decrypt(&[0; 16], 0, 0, &[0; 8], &[0; 7]), Err(DecryptionError));
-        assert_eq!(PrivProtocol::Aes128.decrypt(&[0; 16], 0, 0, &[0; 7], &[0; 16]), Err(DecryptionError));
+        assert_eq!(
+            PrivProtocol::Des.decrypt(&[0; 16], 0, 0, &[0; 8], &[0; 7]),
+            Err(DecryptionError)
+        );
+        assert_eq!(
+            PrivProtocol::Aes128.decrypt(&[0; 16], 0, 0, &[0; 7], &[0; 16]),
+            Err(DecryptionError)
+        );
     }
 
     #[test]
     fn cache_is_bounded_and_rate_limited() {
         let mut cache = KeyCache::new(2, 2);
         assert!(cache.is_empty());
-        let keys = Arc::new(LocalizedKeys { auth: vec![1], privacy: None });
+        let keys = Arc::new(LocalizedKeys {
+            auth: vec![1],
+            privacy: None,
+        });
         for i in 0..5u8 {
             cache.insert(&[i], 0, keys.clone());
             assert!(cache.len() <= 2);

@@ -47,13 +47,20 @@ pub(super) struct UserKeys {
 
 impl UserKeys {
     pub fn new(user: &UsmUser) -> Self {
-        let auth_ku = user.auth.as_ref().map(|(p, pw)| (*p, p.password_to_key(pw.as_bytes())));
+        let auth_ku = user
+            .auth
+            .as_ref()
+            .map(|(p, pw)| (*p, p.password_to_key(pw.as_bytes())));
         // RFC 3414 §8.1.1.1 / RFC 3826 §1.2: the privacy key uses the auth protocol's hash.
         let priv_ku = match (&user.auth, &user.privacy) {
             (Some((a, _)), Some((p, pw))) => Some((*p, a.password_to_key(pw.as_bytes()))),
             _ => None,
         };
-        UserKeys { user: user.clone(), auth_ku, priv_ku }
+        UserKeys {
+            user: user.clone(),
+            auth_ku,
+            priv_ku,
+        }
     }
 
     pub fn level(&self) -> SecurityLevel {
@@ -67,8 +74,14 @@ impl UserKeys {
     /// RFC 3414 §2.6 localisation to `engine_id`; `None` for a noAuthNoPriv user.
     pub fn localize(&self, engine_id: &[u8]) -> Option<LocalizedKeys> {
         let (auth, ku) = self.auth_ku.as_ref()?;
-        let privacy = self.priv_ku.as_ref().map(|(p, pku)| p.localized_key(*auth, pku, engine_id));
-        Some(LocalizedKeys { auth: auth.localize(ku, engine_id), privacy })
+        let privacy = self
+            .priv_ku
+            .as_ref()
+            .map(|(p, pku)| p.localized_key(*auth, pku, engine_id));
+        Some(LocalizedKeys {
+            auth: auth.localize(ku, engine_id),
+            privacy,
+        })
     }
 
     fn auth(&self) -> Option<AuthProtocol> {
@@ -180,7 +193,10 @@ impl<'a> Message<'a> {
 }
 
 fn bounded_u31(v: i64) -> Result<u32, Refusal> {
-    u32::try_from(v).ok().filter(|v| *v <= i32::MAX as u32).ok_or(Refusal::Malformed)
+    u32::try_from(v)
+        .ok()
+        .filter(|v| *v <= i32::MAX as u32)
+        .ok_or(Refusal::Malformed)
 }
 
 /// ScopedPDU (RFC 3412 §6.8). Bytes after it (DES padding) are ignored.
@@ -195,7 +211,11 @@ fn parse_scoped(plain: &[u8]) -> Result<Scoped, Refusal> {
     let context_engine_id = r.read_octets()?.to_vec();
     let context_name = r.read_octets()?.to_vec();
     let pdu = Pdu::decode(&mut r)?;
-    Ok(Scoped { context_engine_id, context_name, pdu })
+    Ok(Scoped {
+        context_engine_id,
+        context_name,
+        pdu,
+    })
 }
 
 /// The security parameters of a message we send.
@@ -221,14 +241,28 @@ impl SnmpReceiver {
         let local = msg.engine_id == self.local_engine_id.as_slice();
         // Discovery (RFC 3414 §4): an empty engine id is answered with our id, boots and time.
         if msg.engine_id.is_empty() {
-            let response = self.report_unauth(msg, &UNKNOWN_ENGINE_IDS, &self.stats.unknown_engine_ids);
+            let response =
+                self.report_unauth(msg, &UNKNOWN_ENGINE_IDS, &self.stats.unknown_engine_ids);
             let refusal = (msg.level() != SecurityLevel::NoAuthNoPriv || response.is_none())
                 .then_some(Refusal::UnknownEngineId);
-            return Outcome { trap: None, response, refusal };
+            return Outcome {
+                trap: None,
+                response,
+                refusal,
+            };
         }
         // Step 3: the user.
-        let Some(index) = self.users.iter().position(|u| u.user.name.as_bytes() == msg.user) else {
-            return self.refuse_with_report(msg, Refusal::UnknownUser, &UNKNOWN_USER_NAMES, &self.stats.unknown_user_names);
+        let Some(index) = self
+            .users
+            .iter()
+            .position(|u| u.user.name.as_bytes() == msg.user)
+        else {
+            return self.refuse_with_report(
+                msg,
+                Refusal::UnknownUser,
+                &UNKNOWN_USER_NAMES,
+                &self.stats.unknown_user_names,
+            );
         };
         let user = &self.users[index];
         // Step 5: the level must be the user's (a weaker one would let anyone speak for it).
@@ -241,8 +275,16 @@ impl SnmpReceiver {
             );
         }
         // Traps: a configured engine id pins the sender.
-        if !local && user.user.engine_id.as_deref().is_some_and(|e| e != msg.engine_id) {
-            self.stats.unknown_engine_ids.fetch_add(1, Ordering::Relaxed);
+        if !local
+            && user
+                .user
+                .engine_id
+                .as_deref()
+                .is_some_and(|e| e != msg.engine_id)
+        {
+            self.stats
+                .unknown_engine_ids
+                .fetch_add(1, Ordering::Relaxed);
             return Outcome::refused(Refusal::UnknownEngineId);
         }
         let keys = match user.auth() {
@@ -254,14 +296,23 @@ impl SnmpReceiver {
                 };
                 // Step 6: the digest.
                 if !msg.digest_ok(auth, &keys.auth) {
-                    return self.refuse_with_report(msg, Refusal::WrongDigest, &WRONG_DIGESTS, &self.stats.wrong_digests);
+                    return self.refuse_with_report(
+                        msg,
+                        Refusal::WrongDigest,
+                        &WRONG_DIGESTS,
+                        &self.stats.wrong_digests,
+                    );
                 }
                 Some(keys)
             }
         };
         // Step 7a: as the authoritative engine, the time window (answered authenticated).
         if local && keys.is_some() && !self.in_time_window(msg) {
-            let n = self.stats.not_in_time_windows.fetch_add(1, Ordering::Relaxed) + 1;
+            let n = self
+                .stats
+                .not_in_time_windows
+                .fetch_add(1, Ordering::Relaxed)
+                + 1;
             let out = Outgoing {
                 msg_id: msg.msg_id,
                 user: msg.user,
@@ -269,15 +320,30 @@ impl SnmpReceiver {
                 encrypt: false,
             };
             let response = msg.reportable().then(|| {
-                self.encode_message(&out, &self.local_engine_id, b"", &report_pdu(0, &NOT_IN_TIME_WINDOWS, n), true)
+                self.encode_message(
+                    &out,
+                    &self.local_engine_id,
+                    b"",
+                    &report_pdu(0, &NOT_IN_TIME_WINDOWS, n),
+                    true,
+                )
             });
-            return Outcome { trap: None, response, refusal: Some(Refusal::NotInTimeWindow) };
+            return Outcome {
+                trap: None,
+                response,
+                refusal: Some(Refusal::NotInTimeWindow),
+            };
         }
         // Step 8: decryption.
         let scoped = match self.plaintext(msg, user, keys.as_deref()) {
             Ok(s) => s,
             Err(Refusal::DecryptionError) => {
-                return self.refuse_with_report(msg, Refusal::DecryptionError, &DECRYPTION_ERRORS, &self.stats.decryption_errors);
+                return self.refuse_with_report(
+                    msg,
+                    Refusal::DecryptionError,
+                    &DECRYPTION_ERRORS,
+                    &self.stats.decryption_errors,
+                );
             }
             Err(r) => return Outcome::refused(r),
         };
@@ -285,7 +351,14 @@ impl SnmpReceiver {
     }
 
     /// The decoded notification and, for an inform, its Response.
-    fn accept_v3(&self, msg: &Message<'_>, user: &UserKeys, keys: Option<&LocalizedKeys>, scoped: Scoped, local: bool) -> Outcome {
+    fn accept_v3(
+        &self,
+        msg: &Message<'_>,
+        user: &UserKeys,
+        keys: Option<&LocalizedKeys>,
+        scoped: Scoped,
+        local: bool,
+    ) -> Outcome {
         let inform = match scoped.pdu.tag {
             pdu::TAG_V2_TRAP => false,
             pdu::TAG_INFORM => true,
@@ -293,8 +366,13 @@ impl SnmpReceiver {
         };
         if inform && !local {
             // An inform must be addressed to us as the authoritative engine.
-            let response = self.report_unauth(msg, &UNKNOWN_ENGINE_IDS, &self.stats.unknown_engine_ids);
-            return Outcome { trap: None, response, refusal: Some(Refusal::UnknownEngineId) };
+            let response =
+                self.report_unauth(msg, &UNKNOWN_ENGINE_IDS, &self.stats.unknown_engine_ids);
+            return Outcome {
+                trap: None,
+                response,
+                refusal: Some(Refusal::UnknownEngineId),
+            };
         }
         let trap = match super::notification(&scoped.pdu, SnmpVersion::V3, inform) {
             Ok(t) => t,
@@ -313,13 +391,28 @@ impl SnmpReceiver {
                 keys: keys.map(|k| (user, k)),
                 encrypt: msg.level() == SecurityLevel::AuthPriv,
             };
-            self.encode_message(&out, &scoped.context_engine_id, &scoped.context_name, &scoped.pdu.encode_response(), false)
+            self.encode_message(
+                &out,
+                &scoped.context_engine_id,
+                &scoped.context_name,
+                &scoped.pdu.encode_response(),
+                false,
+            )
         });
-        Outcome { trap: Some(trap), response, refusal: None }
+        Outcome {
+            trap: Some(trap),
+            response,
+            refusal: None,
+        }
     }
 
     /// Cached localised keys; a new pair spends a rate-limit token.
-    fn keys_for(&self, engine_id: &[u8], index: usize, user: &UserKeys) -> Result<Arc<LocalizedKeys>, Refusal> {
+    fn keys_for(
+        &self,
+        engine_id: &[u8],
+        index: usize,
+        user: &UserKeys,
+    ) -> Result<Arc<LocalizedKeys>, Refusal> {
         {
             let mut cache = self.keys.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(k) = cache.get(engine_id, index) {
@@ -327,18 +420,31 @@ impl SnmpReceiver {
             }
             cache.take_token().map_err(|_| Refusal::RateLimited)?;
         }
-        let keys = Arc::new(user.localize(engine_id).ok_or(Refusal::UnsupportedSecurityLevel)?);
-        self.keys.lock().unwrap_or_else(|p| p.into_inner()).insert(engine_id, index, keys.clone());
+        let keys = Arc::new(
+            user.localize(engine_id)
+                .ok_or(Refusal::UnsupportedSecurityLevel)?,
+        );
+        self.keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(engine_id, index, keys.clone());
         Ok(keys)
     }
 
     /// RFC 3414 §3.2 step 7a.
     fn in_time_window(&self, msg: &Message<'_>) -> bool {
         let drift = i64::from(msg.time) - i64::from(self.engine_time());
-        msg.boots == self.engine_boots && msg.boots != i32::MAX as u32 && drift.abs() <= TIME_WINDOW_SECS
+        msg.boots == self.engine_boots
+            && msg.boots != i32::MAX as u32
+            && drift.abs() <= TIME_WINDOW_SECS
     }
 
-    fn plaintext(&self, msg: &Message<'_>, user: &UserKeys, keys: Option<&LocalizedKeys>) -> Result<Scoped, Refusal> {
+    fn plaintext(
+        &self,
+        msg: &Message<'_>,
+        user: &UserKeys,
+        keys: Option<&LocalizedKeys>,
+    ) -> Result<Scoped, Refusal> {
         match (user.privacy(), keys.and_then(|k| k.privacy.as_deref())) {
             (Some(p), Some(key)) if msg.level() == SecurityLevel::AuthPriv => {
                 if msg.data_tag != ber::TAG_OCTET_STRING {
@@ -364,14 +470,29 @@ impl SnmpReceiver {
         }
     }
 
-    fn refuse_with_report(&self, msg: &Message<'_>, reason: Refusal, oid: &[u32], counter: &std::sync::atomic::AtomicU32) -> Outcome {
+    fn refuse_with_report(
+        &self,
+        msg: &Message<'_>,
+        reason: Refusal,
+        oid: &[u32],
+        counter: &std::sync::atomic::AtomicU32,
+    ) -> Outcome {
         let response = self.report_unauth(msg, oid, counter);
-        Outcome { trap: None, response, refusal: Some(reason) }
+        Outcome {
+            trap: None,
+            response,
+            refusal: Some(reason),
+        }
     }
 
     /// Counts, and when the message is reportable (RFC 3412 §7.1 step 3) builds a
     /// noAuthNoPriv Report carrying the counter.
-    fn report_unauth(&self, msg: &Message<'_>, oid: &[u32], counter: &std::sync::atomic::AtomicU32) -> Option<Vec<u8>> {
+    fn report_unauth(
+        &self,
+        msg: &Message<'_>,
+        oid: &[u32],
+        counter: &std::sync::atomic::AtomicU32,
+    ) -> Option<Vec<u8>> {
         let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
         if !msg.reportable() {
             return None;
@@ -384,12 +505,30 @@ impl SnmpReceiver {
         } else {
             0
         };
-        let out = Outgoing { msg_id: msg.msg_id, user: msg.user, keys: None, encrypt: false };
-        Some(self.encode_message(&out, &self.local_engine_id, b"", &report_pdu(request_id, oid, n), true))
+        let out = Outgoing {
+            msg_id: msg.msg_id,
+            user: msg.user,
+            keys: None,
+            encrypt: false,
+        };
+        Some(self.encode_message(
+            &out,
+            &self.local_engine_id,
+            b"",
+            &report_pdu(request_id, oid, n),
+            true,
+        ))
     }
 
     /// SNMPv3Message with our engine id, boots and time (RFC 3412 §6, RFC 3414 §3.1).
-    fn encode_message(&self, out: &Outgoing<'_>, context_engine_id: &[u8], context_name: &[u8], pdu: &[u8], report: bool) -> Vec<u8> {
+    fn encode_message(
+        &self,
+        out: &Outgoing<'_>,
+        context_engine_id: &[u8],
+        context_name: &[u8],
+        pdu: &[u8],
+        report: bool,
+    ) -> Vec<u8> {
         let boots = self.engine_boots;
         let time = self.engine_time();
         let mut scoped = Vec::with_capacity(pdu.len() + 48);
@@ -403,7 +542,9 @@ impl SnmpReceiver {
         let mut data = scoped;
         if let Some((user, keys)) = out.keys {
             flags |= FLAG_AUTH;
-            if let (true, Some(p), Some(key)) = (out.encrypt, user.privacy(), keys.privacy.as_deref()) {
+            if let (true, Some(p), Some(key)) =
+                (out.encrypt, user.privacy(), keys.privacy.as_deref())
+            {
                 flags |= FLAG_PRIV;
                 let salt = self.next_salt();
                 let salt = match p {
@@ -417,10 +558,16 @@ impl SnmpReceiver {
                     _ => salt,
                 };
                 priv_params = salt.to_vec();
-                data = ber::wrap(ber::TAG_OCTET_STRING, &p.encrypt(key, boots, time, salt, &data));
+                data = ber::wrap(
+                    ber::TAG_OCTET_STRING,
+                    &p.encrypt(key, boots, time, salt, &data),
+                );
             }
         }
-        let mac_len = out.keys.and_then(|(u, _)| u.auth()).map_or(0, |a| a.mac_len());
+        let mac_len = out
+            .keys
+            .and_then(|(u, _)| u.auth())
+            .map_or(0, |a| a.mac_len());
         let _ = report; // Reports and Responses are never reportable (RFC 3412 §6.4).
 
         let mut usm = Vec::with_capacity(96);
@@ -477,24 +624,38 @@ pub(super) mod testing {
     use super::*;
 
     /// Decodes a message we produced: (flags, msgID, engine id, boots, time, PDU).
-    pub fn open(receiver: &SnmpReceiver, user: &str, datagram: &[u8]) -> (u8, i64, Vec<u8>, u32, u32, Pdu) {
+    pub fn open(
+        receiver: &SnmpReceiver,
+        user: &str,
+        datagram: &[u8],
+    ) -> (u8, i64, Vec<u8>, u32, u32, Pdu) {
         let msg = Message::parse(datagram).expect("parse");
         let index = receiver.users.iter().position(|u| u.user.name == user);
         let keys = index.and_then(|i| receiver.users[i].localize(&receiver.local_engine_id));
         if msg.flags & FLAG_AUTH != 0 {
             let (i, k) = (index.unwrap(), keys.as_ref().unwrap());
-            assert!(msg.digest_ok(receiver.users[i].auth().unwrap(), &k.auth), "our own digest verifies");
+            assert!(
+                msg.digest_ok(receiver.users[i].auth().unwrap(), &k.auth),
+                "our own digest verifies"
+            );
         }
         let scoped = match (index, keys.as_ref()) {
-            (Some(i), Some(k)) if msg.flags & FLAG_PRIV != 0 => {
-                receiver.plaintext(&msg, &receiver.users[i], Some(k)).expect("decrypt")
-            }
+            (Some(i), Some(k)) if msg.flags & FLAG_PRIV != 0 => receiver
+                .plaintext(&msg, &receiver.users[i], Some(k))
+                .expect("decrypt"),
             _ => {
                 let mut seq = Vec::new();
                 ber::put_tlv(&mut seq, ber::TAG_SEQUENCE, msg.data);
                 parse_scoped(&seq).expect("scoped")
             }
         };
-        (msg.flags, msg.msg_id, msg.engine_id.to_vec(), msg.boots, msg.time, scoped.pdu)
+        (
+            msg.flags,
+            msg.msg_id,
+            msg.engine_id.to_vec(),
+            msg.boots,
+            msg.time,
+            scoped.pdu,
+        )
     }
 }
