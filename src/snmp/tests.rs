@@ -848,7 +848,7 @@ fn discovery_probe_gets_unknown_engine_id_report() {
 
 /// Runs `command` (with `{h}` replaced by our address) against a loop that feeds every
 /// datagram to `handle` and sends the response back; returns the exit status and the outcomes.
-fn interop(receiver: SnmpReceiver, command: &str) -> Option<(bool, Vec<Outcome>)> {
+fn interop(receiver: SnmpReceiver, command: &str) -> Option<(bool, Vec<(Vec<u8>, Outcome)>)> {
     use std::net::UdpSocket;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -877,7 +877,7 @@ fn interop(receiver: SnmpReceiver, command: &str) -> Option<(bool, Vec<Outcome>)
                 if let Some(resp) = &outcome.response {
                     socket.send_to(resp, from).unwrap();
                 }
-                outcomes.push(outcome);
+                outcomes.push((buf[..n].to_vec(), outcome));
             }
         }
         outcomes
@@ -902,7 +902,7 @@ fn netsnmp_accepts_v2c_inform_response() {
         return;
     };
     assert!(ok, "snmpinform exit status: {outcomes:?}");
-    let trap = outcomes[0].trap.as_ref().unwrap();
+    let trap = outcomes[0].1.trap.as_ref().unwrap();
     assert!(trap.inform);
     assert_eq!(
         trap.varbinds,
@@ -922,17 +922,43 @@ fn check_v3_inform(args: &str) {
     };
     let summary: Vec<_> = outcomes
         .iter()
-        .map(|o| (o.refusal, o.response.is_some(), o.trap.is_some()))
+        .map(|(_, o)| (o.refusal, o.response.is_some(), o.trap.is_some()))
         .collect();
-    eprintln!("{args}: {summary:?}");
     assert!(ok, "snmpinform {args} failed; outcomes {summary:?}");
-    let trap = outcomes
-        .iter()
-        .find_map(|o| o.trap.as_ref())
-        .expect("a decoded inform");
-    assert!(trap.inform);
-    assert_eq!(trap.trap_oid, vec![1, 3, 6, 1, 6, 3, 1, 1, 5, 3]);
-    assert_eq!(trap.engine_id.as_deref(), Some(LOCAL_ENGINE));
+    let user = args
+        .split_whitespace()
+        .skip_while(|a| *a != "-u")
+        .nth(1)
+        .unwrap();
+    let mut answered = false;
+    for (request, outcome) in &outcomes {
+        let Some(response) = &outcome.response else {
+            continue;
+        };
+        // Every answer echoes the request's msgID (snmp2 would write the request-id there).
+        let msg_id = v3::Message::parse(request).unwrap().msg_id;
+        let (_, rid, engine, boots, _, pdu) = v3::testing::open(shared(), user, response);
+        assert_eq!(
+            (rid, engine.as_slice(), boots),
+            (msg_id, LOCAL_ENGINE, 1),
+            "{args}"
+        );
+        if let Some(trap) = &outcome.trap {
+            assert!(trap.inform);
+            assert_eq!(trap.trap_oid, vec![1, 3, 6, 1, 6, 3, 1, 1, 5, 3]);
+            assert_eq!(trap.engine_id.as_deref(), Some(LOCAL_ENGINE));
+            assert_eq!(trap.user.as_deref(), Some(user));
+            assert_eq!(
+                (pdu.tag, pdu.request_id, pdu.error_status),
+                (pdu::TAG_RESPONSE, trap.request_id, 0)
+            );
+            assert_eq!(pdu.varbinds[2..], trap.varbinds[..], "{args}");
+            answered = true;
+        } else {
+            assert_eq!(pdu.tag, pdu::TAG_REPORT, "{args}");
+        }
+    }
+    assert!(answered, "{args}: no inform answered: {summary:?}");
 }
 
 #[test]
@@ -961,4 +987,146 @@ fn netsnmp_resyncs_after_not_in_time_window() {
     check_v3_inform(
         "-e 0x80001f88050102030405060708 -Z 7,5000 -u trapuser -l authPriv -a SHA -A authpassword -x AES -X privpassword",
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Settings, engine id, thread safety.
+
+#[test]
+fn settings_from_config() {
+    use crate::config::{SnmpSection, SnmpUserSection};
+    let u = |auth: Option<&str>,
+             auth_key: Option<&str>,
+             privacy: Option<&str>,
+             privacy_key: Option<&str>| SnmpUserSection {
+        name: "u".into(),
+        engine_id: Some("0x8000000001020304".into()),
+        auth: auth.map(Into::into),
+        auth_key: auth_key.map(Into::into),
+        privacy: privacy.map(Into::into),
+        privacy_key: privacy_key.map(Into::into),
+    };
+    let build = |users: Vec<SnmpUserSection>| {
+        let section = SnmpSection {
+            communities: vec![],
+            users,
+        };
+        SnmpSettings::from_config(&section, generate_engine_id(), 1, Instant::now())
+    };
+    let ok = build(vec![u(
+        Some("SHA-256"),
+        Some("authpassword"),
+        Some("AES-256"),
+        Some("privpassword"),
+    )])
+    .unwrap();
+    assert_eq!(ok.communities, vec!["public".to_string()]);
+    assert_eq!(
+        ok.users[0].engine_id.as_deref(),
+        Some(&[0x80, 0, 0, 0, 1, 2, 3, 4][..])
+    );
+    assert_eq!(ok.users[0].auth.as_ref().unwrap().0, AuthProtocol::Sha256);
+    assert_eq!(
+        ok.users[0].privacy.as_ref().unwrap().0,
+        PrivProtocol::Aes256
+    );
+    assert!(SnmpReceiver::new(ok).is_ok());
+    for bad in [
+        u(Some("SHA"), None, None, None),
+        u(Some("SHA3"), Some("authpassword"), None, None),
+        u(None, None, Some("AES"), Some("privpassword")),
+        u(Some("SHA"), Some("short"), None, None),
+        u(
+            Some("MD5"),
+            Some("authpassword"),
+            Some("IDEA"),
+            Some("privpassword"),
+        ),
+    ] {
+        assert!(build(vec![bad.clone()]).is_err(), "{bad:?}");
+    }
+    let mut bad_engine = u(None, None, None, None);
+    bad_engine.engine_id = Some("xyz".into());
+    assert!(build(vec![bad_engine]).is_err());
+    let mut s = settings();
+    s.local_engine_id = vec![1, 2];
+    assert!(matches!(SnmpReceiver::new(s), Err(SettingsError::EngineId)));
+}
+
+#[test]
+fn generated_engine_ids_follow_rfc3411() {
+    let a = generate_engine_id();
+    assert_eq!(&a[..5], &[0x80, 0x00, 0x1f, 0x88, 0x05]);
+    assert_eq!(a.len(), 13);
+    assert_ne!(a, generate_engine_id());
+}
+
+#[test]
+fn receiver_is_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<SnmpReceiver>();
+    assert_eq!(shared().engine_id(), LOCAL_ENGINE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness.
+
+/// Every strict prefix of every fixture is refused without a panic (the edge fixtures with
+/// trailing bytes may still hold a whole message, so they are only run).
+#[test]
+fn every_truncation_is_refused() {
+    let r = shared();
+    for (name, bytes) in fixtures() {
+        for n in 0..bytes.len() {
+            let outcome = r.handle(&bytes[..n], peer());
+            if !name.contains("tail") && !name.contains("trailing") {
+                assert!(outcome.trap.is_none(), "{name} cut at {n}");
+            }
+        }
+    }
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn all() -> Vec<Vec<u8>> {
+        let mut v: Vec<_> = fixtures().into_values().collect();
+        v.sort();
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let o = shared().handle(&bytes, peer());
+            prop_assert!(o.trap.is_none() || o.refusal.is_none());
+        }
+
+        #[test]
+        fn bit_flipped_fixtures_never_panic(index in 0usize..64, at in any::<prop::sample::Index>(), mask in 1u8..=255, cut in any::<prop::sample::Index>()) {
+            let fixtures = all();
+            let mut bytes = fixtures[index % fixtures.len()].clone();
+            let i = at.index(bytes.len());
+            bytes[i] ^= mask;
+            let o = shared().handle(&bytes, peer());
+            prop_assert!(o.trap.is_none() || o.refusal.is_none());
+            let n = cut.index(bytes.len() + 1);
+            let _ = shared().handle(&bytes[..n], peer());
+        }
+
+        /// A flipped bit anywhere in an authenticated v3 message is never accepted, except in
+        /// the parts the digest does not protect from the decoder's point of view (none).
+        #[test]
+        fn v3_bit_flips_are_not_accepted(which in 0usize..5, at in any::<prop::sample::Index>(), bit in 0u8..8) {
+            let name = ["v3_md5", "v3_sha", "v3_sha_aes", "v3_md5_des", "v3_sha256_aes"][which];
+            let mut bytes = fixture(name);
+            let i = at.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            let o = shared().handle(&bytes, peer());
+            prop_assert!(o.trap.is_none(), "{} byte {} bit {}: {:?}", name, i, bit, o.refusal);
+        }
+    }
 }
