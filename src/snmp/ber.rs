@@ -240,6 +240,7 @@ fn push_header(out: &mut Vec<u8>, tag: u8, len: usize) {
 }
 
 /// The size of the header `push_header` writes.
+#[cfg(test)]
 pub fn header_len(len: usize) -> usize {
     match len {
         0..=0x7f => 2,

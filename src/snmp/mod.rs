@@ -29,7 +29,7 @@ use thiserror::Error;
 
 use crate::config::SnmpSection;
 
-pub use pdu::{SnmpValue, V1Fields, oid_to_string};
+pub use pdu::{SnmpValue, V1Fields, VarBind, oid_to_string};
 pub use usm::{AuthProtocol, PrivProtocol, UnknownProtocol};
 
 /// The largest datagram `handle` looks at (the UDP maximum); anything longer is refused.
@@ -99,7 +99,7 @@ pub struct DecodedTrap {
     pub uptime: Option<u32>,
     pub v1: Option<V1Fields>,
     /// The varbinds after sysUpTime.0 and snmpTrapOID.0, in order.
-    pub varbinds: Vec<(Vec<u32>, SnmpValue)>,
+    pub varbinds: Vec<VarBind>,
 }
 
 /// Why a datagram was not accepted. [`Refusal::as_str`] is the bounded metrics label.
@@ -316,7 +316,7 @@ fn parse_hex(text: &str) -> Option<Vec<u8>> {
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
     let digits: String = t.chars().filter(|c| *c != ':' && *c != ' ').collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     (0..digits.len())
@@ -385,10 +385,10 @@ impl SnmpReceiver {
             if let Some(k) = u.localize(&settings.local_engine_id) {
                 cache.insert(&settings.local_engine_id, i, k.into());
             }
-            if let Some(engine) = &u.user.engine_id {
-                if let Some(k) = u.localize(engine) {
-                    cache.insert(engine, i, k.into());
-                }
+            if let Some(engine) = &u.user.engine_id
+                && let Some(k) = u.localize(engine)
+            {
+                cache.insert(engine, i, k.into());
             }
         }
         Ok(SnmpReceiver {

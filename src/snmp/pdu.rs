@@ -176,6 +176,12 @@ pub fn oid_to_string(oid: &[u32]) -> String {
     out
 }
 
+/// One VarBind: the OID and its typed value.
+pub type VarBind = (Vec<u32>, SnmpValue);
+
+/// The notification view: trap OID, sysUpTime, the remaining varbinds.
+pub type NotificationView<'a> = (Vec<u32>, Option<u32>, &'a [VarBind]);
+
 /// The v1-only Trap-PDU fields (RFC 1157 §4.1.6), kept as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct V1Fields {
@@ -194,7 +200,7 @@ pub struct Pdu {
     pub request_id: i32,
     pub error_status: i32,
     pub error_index: i32,
-    pub varbinds: Vec<(Vec<u32>, SnmpValue)>,
+    pub varbinds: Vec<VarBind>,
     pub varbinds_raw: Vec<u8>,
     pub v1: Option<V1Fields>,
 }
@@ -284,17 +290,17 @@ impl Pdu {
     /// The notification view (RFC 3416 §4.2.6, RFC 3584 §3.1): (trap OID, sysUpTime, the
     /// varbinds after sysUpTime.0/snmpTrapOID.0). For a v1 trap the OID is translated:
     /// generic 0–5 → snmpTraps.(generic+1); 6 → enterprise.0.specific.
-    pub fn notification_view(&self) -> Option<(Vec<u32>, Option<u32>, &[(Vec<u32>, SnmpValue)])> {
+    pub fn notification_view(&self) -> Option<NotificationView<'_>> {
         if let Some(v1) = &self.v1 {
             return Some((v1_trap_oid(v1), Some(v1.time_stamp), &self.varbinds));
         }
         let mut rest = &self.varbinds[..];
         let mut uptime = None;
-        if let Some(((oid, SnmpValue::TimeTicks(t)), tail)) = rest.split_first() {
-            if oid == SYS_UPTIME_0 {
-                uptime = Some(*t);
-                rest = tail;
-            }
+        if let Some(((oid, SnmpValue::TimeTicks(t)), tail)) = rest.split_first()
+            && oid == SYS_UPTIME_0
+        {
+            uptime = Some(*t);
+            rest = tail;
         }
         match rest.split_first() {
             Some(((oid, SnmpValue::ObjectIdentifier(trap)), tail)) if oid == SNMP_TRAP_OID_0 => {
@@ -327,9 +333,7 @@ fn int32(v: i64) -> Result<i32, PduError> {
 }
 
 /// VarBindList (RFC 3416 §3). An extra element after a value inside a VarBind is tolerated.
-fn decode_varbinds(
-    body: &mut Reader<'_>,
-) -> Result<(Vec<(Vec<u32>, SnmpValue)>, Vec<u8>), PduError> {
+fn decode_varbinds(body: &mut Reader<'_>) -> Result<(Vec<VarBind>, Vec<u8>), PduError> {
     let list = body.read(ber::TAG_SEQUENCE)?;
     let mut raw = Vec::with_capacity(list.value.len() + 4);
     ber::put_tlv(&mut raw, ber::TAG_SEQUENCE, list.value);
@@ -344,7 +348,7 @@ fn decode_varbinds(
     Ok((out, raw))
 }
 
-fn decode_varbind(items: &mut Reader<'_>) -> Result<(Vec<u32>, SnmpValue), BerError> {
+fn decode_varbind(items: &mut Reader<'_>) -> Result<VarBind, BerError> {
     let mut vb = items.read_sequence()?;
     let oid = vb.read_oid()?;
     let value = vb.read_any()?;

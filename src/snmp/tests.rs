@@ -848,7 +848,10 @@ fn discovery_probe_gets_unknown_engine_id_report() {
 
 /// Runs `command` (with `{h}` replaced by our address) against a loop that feeds every
 /// datagram to `handle` and sends the response back; returns the exit status and the outcomes.
-fn interop(receiver: SnmpReceiver, command: &str) -> Option<(bool, Vec<(Vec<u8>, Outcome)>)> {
+/// A datagram net-snmp sent and what `handle` made of it.
+type Exchange = (Vec<u8>, Outcome);
+
+fn interop(receiver: SnmpReceiver, command: &str) -> Option<(bool, Vec<Exchange>)> {
     use std::net::UdpSocket;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};

@@ -222,7 +222,7 @@ impl PrivProtocol {
         match self {
             PrivProtocol::Des => {
                 // RFC 3414 §8.3.2: the length must be a multiple of 8; IV = pre-IV XOR salt.
-                if buf.len() % 8 != 0 || key.len() < 16 {
+                if !buf.len().is_multiple_of(8) || key.len() < 16 {
                     return Err(DecryptionError);
                 }
                 let iv = des_iv(key, &salt);
@@ -374,10 +374,12 @@ impl KeyCache {
         self.map.insert((engine_id.to_vec(), user), keys);
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

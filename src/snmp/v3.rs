@@ -592,12 +592,12 @@ impl SnmpReceiver {
         body.extend_from_slice(&data);
         let mut message = ber::wrap(ber::TAG_SEQUENCE, &body);
 
-        if let Some((user, keys)) = out.keys {
-            if let (Some(auth), Ok(parsed)) = (user.auth(), Message::parse(&message)) {
-                let at = parsed.auth_at;
-                let mac = auth.mac(&keys.auth, &message);
-                message[at..at + mac.len()].copy_from_slice(&mac);
-            }
+        if let Some((user, keys)) = out.keys
+            && let (Some(auth), Ok(parsed)) = (user.auth(), Message::parse(&message))
+        {
+            let at = parsed.auth_at;
+            let mac = auth.mac(&keys.auth, &message);
+            message[at..at + mac.len()].copy_from_slice(&mac);
         }
         message
     }
