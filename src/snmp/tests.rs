@@ -769,6 +769,44 @@ fn refusals() {
     }
 }
 
+/// More than `MAX_VARBINDS` varbinds is refused, not truncated.
+#[test]
+fn too_many_varbinds_are_refused() {
+    let build = |n: usize| {
+        let mut list = Vec::new();
+        let mut one = Vec::new();
+        ber::put_oid(&mut one, pdu::SNMP_TRAP_OID_0);
+        ber::put_oid(&mut one, LINK_DOWN);
+        ber::put_tlv(&mut list, ber::TAG_SEQUENCE, &one);
+        for _ in 1..n {
+            let mut vbv = Vec::new();
+            ber::put_oid(&mut vbv, IF_INDEX_3);
+            ber::put_tlv(&mut vbv, ber::TAG_NULL, &[]);
+            ber::put_tlv(&mut list, ber::TAG_SEQUENCE, &vbv);
+        }
+        let mut pdu_body = Vec::new();
+        for v in [1, 0, 0] {
+            ber::put_integer(&mut pdu_body, ber::TAG_INTEGER, v);
+        }
+        ber::put_tlv(&mut pdu_body, ber::TAG_SEQUENCE, &list);
+        let mut body = Vec::new();
+        ber::put_integer(&mut body, ber::TAG_INTEGER, 1);
+        ber::put_tlv(&mut body, ber::TAG_OCTET_STRING, b"public");
+        ber::put_tlv(&mut body, pdu::TAG_V2_TRAP, &pdu_body);
+        ber::wrap(ber::TAG_SEQUENCE, &body)
+    };
+    let ok = shared().handle(&build(pdu::MAX_VARBINDS), peer());
+    assert_eq!(
+        ok.trap.map(|t| t.varbinds.len()),
+        Some(pdu::MAX_VARBINDS - 1)
+    );
+    let too_many = shared().handle(&build(pdu::MAX_VARBINDS + 1), peer());
+    assert_eq!(
+        (too_many.refusal, too_many.trap),
+        (Some(Refusal::Malformed), None)
+    );
+}
+
 #[test]
 fn usm_counters_count() {
     let r = with_users(|_| ());
@@ -981,6 +1019,28 @@ fn netsnmp_accepts_v3_informs_other_protocols() {
     ] {
         check_v3_inform(args);
     }
+}
+
+/// A wrong auth password gets a usmStatsWrongDigests Report, and net-snmp gives up at once.
+#[test]
+fn netsnmp_gets_wrong_digest_report() {
+    let cmd = "snmpinform -v 3 -u trapuser -l authPriv -a SHA -A wrongpassword -x AES -X privpassword -r 0 -t 3 {h} 777 1.3.6.1.6.3.1.1.5.3";
+    let Some((ok, outcomes)) = interop(receiver(), cmd) else {
+        return;
+    };
+    assert!(!ok);
+    let (_, last) = outcomes.last().unwrap();
+    assert_eq!(
+        (last.refusal, last.trap.as_ref()),
+        (Some(Refusal::WrongDigest), None)
+    );
+    let (flags, _, _, _, _, pdu) =
+        v3::testing::open(shared(), "trapuser", last.response.as_ref().unwrap());
+    assert_eq!(
+        flags, 0,
+        "error Reports are unauthenticated (RFC 3414 §3.2)"
+    );
+    assert_eq!(pdu.varbinds[0].0, vec![1, 3, 6, 1, 6, 3, 15, 1, 1, 5, 0]);
 }
 
 /// With our engine id given (`-e`) and stale boots/time (`-Z`), net-snmp gets an authenticated
