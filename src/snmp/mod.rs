@@ -10,10 +10,25 @@
 //! - `pdu` decodes PDUs and typed values ([`SnmpValue`]) and builds inform Responses; `ber` is
 //!   the BER reader/writer underneath; `usm` holds keys, digests and ciphers.
 //!
-//! Decoding is our own BER code rather than snmp2's `Pdu`: snmp2's varbind iterator stops
-//! silently at the first undecodable varbind and its v3 path writes into the caller's buffer
-//! (shared/notes/crates.md §1.4), and the v3 engine needs its own BER reader with offsets anyway.
-//! snmp2 serves as an independent decoder in the tests. Nothing here panics on any input.
+//! Decisions worth knowing:
+//! - Decoding is our own BER code, not snmp2's `Pdu`: snmp2's varbind iterator stops silently at
+//!   the first undecodable varbind, its v3 path writes into the caller's buffer, and it cannot
+//!   be the authoritative engine (shared/notes/crates.md §1). The v3 engine needs a BER reader
+//!   with offsets anyway, so one decoder serves all versions; snmp2 is a dev-dependency that
+//!   the tests use as an independent decoder.
+//! - A varbind that does not decode refuses the whole datagram (`truncated_varbinds`) rather
+//!   than delivering a trap with fields missing; the raw datagram is the caller's to keep.
+//! - No communities configured means [`DEFAULT_COMMUNITY`] (`public`), not "accept any".
+//! - A v1 Trap-PDU inside a v2c message is refused as malformed (RFC 3584 §2.1).
+//! - v3: the message's security level must equal the user's configured level; a discovery
+//!   probe (empty engine id) is answered and is neither a trap nor a refusal; traps are not
+//!   replay-protected (no per-remote-engine clock, RFC 3414 §3.2 step 7b), informs are (150 s).
+//! - AES-192/256 keys use the Blumenthal extension, which is what net-snmp 5.9 `-x AES-192` /
+//!   `-x AES-256` do (verified against net-snmp 5.9.3 in the tests); the Reeder/Cisco variant
+//!   (`AES-192-C`) is not supported. A Response larger than the sender's msgMaxSize is still sent
+//!   (no tooBig handling).
+//!
+//! Nothing here panics on any input.
 
 mod ber;
 mod pdu;
