@@ -83,6 +83,7 @@ pub enum SecurityLevel {
 }
 
 impl SecurityLevel {
+    /// net-snmp's spelling, for logs and the event.
     pub fn as_str(self) -> &'static str {
         match self {
             SecurityLevel::NoAuthNoPriv => "noAuthNoPriv",
