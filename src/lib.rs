@@ -16,5 +16,6 @@ pub mod metrics; // every Prometheus metric, in one place
 pub mod mib; // pure MIB parser and OID translator: SMI text -> names, syntaxes, enumerations
 pub mod normalize; // parsed fields + peer + source settings -> Event with a level
 pub mod rules; // rule files: today a syntax check; the rules issue adds the engine
+pub mod snmp; // pure SNMP trap/inform engine: v1/v2c/v3 USM bytes -> DecodedTrap or Refusal (+ Response/Report)
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
 pub mod web; // axum: health, metrics, JSON API; the only module that knows HTTP
