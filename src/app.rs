@@ -20,7 +20,9 @@ use crate::accounts::Accounts;
 use crate::config::Settings;
 use crate::ingest::{self, Ingest, IngestReceiver};
 use crate::listen;
+use crate::mib::MibSet;
 use crate::normalize::{LevelTable, Normalizer};
+use crate::snmp::{SnmpReceiver, SnmpSettings};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::web::{self, AppState};
 
@@ -42,6 +44,8 @@ pub enum AppError {
     Accounts(#[from] crate::accounts::AccountError),
     #[error(transparent)]
     Listen(#[from] listen::ListenError),
+    #[error("[snmp]: {0}")]
+    Snmp(#[from] crate::snmp::SettingsError),
     #[error("cannot bind HTTP on {addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -109,7 +113,11 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let writer = spawn_writer(store.clone(), receiver);
     let retention = spawn_retention(store.clone(), &settings);
 
-    let listeners = Listeners::start(&settings, ingest.clone()).await?;
+    let traps = match settings.trap_udp {
+        Some(_) => Some(trap_engine(&store, &settings)?),
+        None => None,
+    };
+    let listeners = Listeners::start(&settings, ingest.clone(), traps).await?;
     drop(ingest); // the listeners hold the only senders now: when they stop, the queue closes.
     for (kind, addr) in listeners.bound() {
         info!("listening kind={kind} addr={addr}");
@@ -174,6 +182,70 @@ async fn join_thread(handle: JoinHandle<()>, name: &'static str) {
     }
 }
 
+/// What the trap listener needs: the SNMP protocol engine and the MIBs that name OIDs.
+struct TrapEngine {
+    receiver: Arc<SnmpReceiver>,
+    mibs: Arc<MibSet>,
+}
+
+/// Loads the MIBs (bundled + `mib_dirs`; a module that does not parse is reported and skipped)
+/// and builds the SNMP engine with our persisted engine id and the next engine boots count.
+fn trap_engine(store: &Store, settings: &Settings) -> Result<TrapEngine, AppError> {
+    let started = std::time::Instant::now();
+    // The default dirs need not exist; a configured one that is missing is reported by the loader.
+    let dirs: Vec<_> = settings
+        .mib_dirs
+        .iter()
+        .filter(|dir| dir.exists())
+        .cloned()
+        .collect();
+    let (mibs, errors) = MibSet::with_dirs(&dirs);
+    for error in &errors {
+        warn!("MIB skipped: {error}");
+    }
+    info!(
+        modules = mibs.modules().len(),
+        nodes = mibs.len(),
+        took_ms = started.elapsed().as_millis() as u64,
+        "MIBs loaded."
+    );
+    let (engine_id, boots) = snmp_engine_identity(store)?;
+    info!(engine_id = %hex(&engine_id), engine_boots = boots, "SNMP engine ready (v3 informs are sent to this engine id).");
+    let snmp_settings =
+        SnmpSettings::from_config(&settings.snmp, engine_id, boots, std::time::Instant::now())?;
+    let receiver = SnmpReceiver::new(snmp_settings)?;
+    Ok(TrapEngine {
+        receiver: Arc::new(receiver),
+        mibs: Arc::new(mibs),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Our snmpEngineID (generated once, then kept in the store so v3 senders need not rediscover
+/// it) and snmpEngineBoots, incremented at every start (RFC 3414 §2.2.2).
+fn snmp_engine_identity(store: &Store) -> Result<(Vec<u8>, u32), AppError> {
+    let meta = store.records("snmp_engine")?;
+    let engine_id = match meta.get("engine_id")? {
+        Some(id) if !id.is_empty() => id,
+        _ => {
+            let id = crate::snmp::generate_engine_id();
+            meta.put("engine_id", &id)?;
+            id
+        }
+    };
+    let boots = meta
+        .get("engine_boots")?
+        .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
+        .map_or(0, u32::from_be_bytes)
+        .saturating_add(1)
+        .min(2_147_483_647);
+    meta.put("engine_boots", &boots.to_be_bytes())?;
+    Ok((engine_id, boots))
+}
+
 /// The running syslog listeners and how to stop them.
 struct Listeners {
     bound: Vec<(&'static str, SocketAddr)>,
@@ -188,6 +260,7 @@ impl Listeners {
     async fn start(
         settings: &Settings,
         ingest: Arc<Ingest>,
+        traps: Option<TrapEngine>,
     ) -> Result<Listeners, listen::ListenError> {
         let (tcp_stop, tcp_stop_rx) = tokio::sync::watch::channel(false);
         let mut listeners = Listeners {
@@ -205,6 +278,18 @@ impl Listeners {
                 listeners.udp_stop.clone(),
             )?;
             listeners.bound.push(("syslog-udp", handle.local_addr));
+            listeners.udp_threads.push(handle.thread);
+        }
+        if let (Some(addr), Some(traps)) = (settings.trap_udp, traps) {
+            let handle = listen::spawn_udp_trap(
+                addr,
+                &settings.ingest,
+                ingest.clone(),
+                traps.receiver,
+                traps.mibs,
+                listeners.udp_stop.clone(),
+            )?;
+            listeners.bound.push(("trap-udp", handle.local_addr));
             listeners.udp_threads.push(handle.thread);
         }
         if let Some(addr) = settings.syslog_tcp {

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub parse_errors: IntCounterVec,
     /// `trapline_events_dropped_total{reason}`: anything received but not stored.
     pub events_dropped: IntCounterVec,
+    /// `trapline_traps_refused_total{reason}`: SNMP notifications refused (community, USM).
+    pub traps_refused: IntCounterVec,
     /// `trapline_alerts_raised_total{level}` (the rules issue raises alerts).
     pub alerts_raised: IntCounterVec,
     /// `trapline_alerts_open{level}` (gauge).
@@ -144,6 +146,12 @@ impl Metrics {
                 "Inputs received but not stored, by reason.",
                 &["reason"],
             ),
+            traps_refused: counter_vec(
+                &r,
+                "trapline_traps_refused_total",
+                "SNMP notifications refused by authentication checks, by reason.",
+                &["reason"],
+            ),
             alerts_raised: counter_vec(
                 &r,
                 "trapline_alerts_raised_total",
@@ -251,6 +259,14 @@ impl Metrics {
                 self.events_stored
                     .with_label_values(&[kind.as_str(), level.as_str()]);
             }
+        }
+        for reason in [
+            "bad_community",
+            "unknown_user",
+            "wrong_digest",
+            "not_in_time_window",
+        ] {
+            self.traps_refused.with_label_values(&[reason]);
         }
         for reason in ["queue_full", "store_error"] {
             self.events_dropped.with_label_values(&[reason]);

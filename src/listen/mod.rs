@@ -15,6 +15,7 @@
 
 pub mod framing;
 pub mod tcp;
+pub mod trap;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 pub use framing::{Frame, FrameDecoder};
 pub use tcp::bind_tcp_syslog;
+pub use trap::spawn_udp_trap;
 pub use udp::{DatagramHandler, UdpListenerHandle, spawn_udp, spawn_udp_syslog};
 
 /// Why a listener could not start. Once started, listeners never fail: they log and go on.

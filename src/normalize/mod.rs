@@ -7,6 +7,8 @@
 //! `trapline_parse_errors_total{kind="syslog"}`; such input still becomes an event, with the
 //! raw bytes kept, so nothing is silently lost. It does no I/O and does not store anything.
 
+pub mod trap; // SNMP notifications -> events (names from the MIBs)
+
 use std::net::SocketAddr;
 
 use chrono::{DateTime, SecondsFormat};

@@ -47,6 +47,8 @@ pub struct Instance {
     pub syslog_udp: SocketAddr,
     pub syslog_tcp: SocketAddr,
     pub http: SocketAddr,
+    /// Set by tests that use the trap listener (`wait_for_listener("trap-udp")`).
+    pub trap_udp: Option<SocketAddr>,
     pub token: String,
     client: reqwest::blocking::Client,
 }
@@ -84,6 +86,7 @@ impl Instance {
             syslog_udp: "0.0.0.0:0".parse().unwrap(),
             syslog_tcp: "0.0.0.0:0".parse().unwrap(),
             http: "0.0.0.0:0".parse().unwrap(),
+            trap_udp: None,
             token,
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(10))

@@ -7,3 +7,4 @@ mod lifecycle;
 mod metrics;
 mod sources;
 mod syslog;
+mod traps;
