@@ -527,7 +527,7 @@ fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestS
             "flush_interval",
             &file.flush_interval,
             &default.flush_interval,
-            "20ms",
+            "50ms",
         )?,
         cache_bytes: bytes(
             "cache_bytes",

@@ -46,6 +46,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(150);
 const MIN_GOOD_RECEIVE_BUFFER_BYTES: usize = 8 << 20;
 /// At most one warning of each kind per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// Pause after a batch that drained the socket: letting datagrams gather for this long turns
+/// many small `recvmmsg` calls (each a sleep and a wake-up of this thread) into a few full
+/// ones. At 600k datagrams/s that is ~300 datagrams waiting in the receive buffer.
+const COALESCE: Duration = Duration::from_micros(500);
 /// Pause after an unexpected receive error, so a persistent one cannot spin a core.
 const ERROR_PAUSE: Duration = Duration::from_millis(10);
 
@@ -247,7 +251,12 @@ impl<H: DatagramHandler> Receiver<H> {
         let mut slots = sys::Slots::new(BATCH, self.max_message_bytes + 1);
         while !self.shutdown.load(Ordering::Relaxed) {
             match slots.receive(&self.socket) {
-                Ok(count) => self.ingest_batch(&slots, count),
+                Ok(count) => {
+                    self.ingest_batch(&slots, count);
+                    if count < BATCH {
+                        std::thread::sleep(COALESCE);
+                    }
+                }
                 // Time-out (nothing arrived within POLL_INTERVAL) or a signal: check shutdown.
                 Err(error) if is_retry(&error) => {}
                 Err(error) => {

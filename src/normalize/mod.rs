@@ -82,13 +82,25 @@ impl Normalizer {
             received_at: DateTime::from_timestamp_nanos(received_at_ns),
             timezone: source.timezone,
         };
-        let mut event = Event::new(received_at_ns, peer, transport, EventKind::Syslog);
         match decode(bytes, &ctx) {
-            Ok(message) => {
-                self.fill(&mut event, message, source.trust_host, bytes);
+            Ok(mut message) => {
+                let host = match message.host.take() {
+                    Some(host)
+                        if source.trust_host == TrustHost::Message
+                            && !host.is_empty()
+                            && host != "-" =>
+                    {
+                        host
+                    }
+                    _ => peer.ip().to_string(),
+                };
+                let mut event =
+                    Event::with_host(received_at_ns, peer, transport, EventKind::Syslog, host);
+                self.fill(&mut event, message, bytes);
                 (event, None)
             }
             Err(error) => {
+                let mut event = Event::new(received_at_ns, peer, transport, EventKind::Syslog);
                 metrics()
                     .parse_errors
                     .with_label_values(&[EventKind::Syslog.as_str()])
@@ -102,17 +114,11 @@ impl Normalizer {
         }
     }
 
-    /// Copies the decoded fields into the event; the host falls back to the sender's address
-    /// (already set by [`Event::new`]) when the message has none or the source is not trusted.
-    fn fill(&self, event: &mut Event, message: SyslogMessage, trust_host: TrustHost, bytes: &[u8]) {
+    /// Copies the decoded fields (all but the host, chosen by the caller) into the event.
+    fn fill(&self, event: &mut Event, message: SyslogMessage, bytes: &[u8]) {
         event.facility = message.facility;
         event.severity = message.severity;
         event.level = self.levels.level_for(message.severity);
-        if trust_host == TrustHost::Message
-            && let Some(host) = message.host.filter(|h| !h.is_empty() && h != "-")
-        {
-            event.host = host;
-        }
         event.app = message.app;
         event.procid = message.procid;
         event.msgid = message.msgid;
