@@ -496,10 +496,7 @@ fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestS
             .map_err(|e| format!("ingest.{key}: {e}"))
     };
     let settings = IngestSettings {
-        queue_events: file
-            .queue_events
-            .or(default.queue_events)
-            .unwrap_or(262_144),
+        queue_events: file.queue_events.or(default.queue_events).unwrap_or(65_536),
         udp_receive_buffer_bytes: bytes(
             "udp_receive_buffer_bytes",
             &file.udp_receive_buffer_bytes,

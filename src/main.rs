@@ -68,6 +68,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 
 fn check_config(args: &ConfigArg) -> ExitCode {
     match load_settings(args, &Overrides::default()) {
+        Ok(settings) if !check_snmp(&settings) => ExitCode::FAILURE,
         Ok(settings) => match settings.rules_dir.as_deref() {
             Some(dir) => check_rules(dir),
             None => {
@@ -80,6 +81,34 @@ fn check_config(args: &ConfigArg) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Checks `[snmp]` (protocol names, keys) and every MIB module in `mib_dirs`; prints one line
+/// per problem (`file:line:col: message` for MIBs) and returns false if there was any.
+fn check_snmp(settings: &Settings) -> bool {
+    let mut ok = true;
+    let engine_id = trapline::snmp::generate_engine_id();
+    let snmp = trapline::snmp::SnmpSettings::from_config(
+        &settings.snmp,
+        engine_id,
+        1,
+        std::time::Instant::now(),
+    );
+    if let Err(error) = snmp.and_then(trapline::snmp::SnmpReceiver::new) {
+        println!("[snmp]: {error}");
+        ok = false;
+    }
+    let dirs: Vec<_> = settings
+        .mib_dirs
+        .iter()
+        .filter(|dir| dir.exists())
+        .cloned()
+        .collect();
+    for error in trapline::mib::MibSet::with_dirs(&dirs).1 {
+        println!("{error}");
+        ok = false;
+    }
+    ok
 }
 
 /// Rule files are compiled by the rules module (a later issue); until then a rules directory is

@@ -89,3 +89,34 @@ fn api_requires_a_valid_token_and_health_does_not() {
     assert!(body["events"].as_array().unwrap().is_empty());
     assert_eq!(tl.api("/api/v1/events/999999").0, 404);
 }
+
+#[test]
+fn check_config_reports_bad_snmp_users_and_bad_mibs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mibs = dir.path().join("mibs");
+    std::fs::create_dir(&mibs).unwrap();
+    std::fs::write(
+        mibs.join("BROKEN-MIB.txt"),
+        "BROKEN-MIB DEFINITIONS ::= BEGIN\n  foo OBJECT IDENTIFIER ::= { bar baz }\nEND\n",
+    )
+    .unwrap();
+    let config = dir.path().join("t.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "mib_dirs = [{:?}]\n[[snmp.users]]\nname = \"u\"\nauth = \"SHA-999\"\nauth_key = \"longenough\"\n",
+            mibs.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = trapline(
+        &["check-config", "--config", config.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("[snmp]") && out.contains("SHA-999"), "{out}");
+    assert!(
+        out.contains("BROKEN-MIB.txt:2:"),
+        "MIB errors carry file:line:col: {out}"
+    );
+}
