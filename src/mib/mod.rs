@@ -227,7 +227,9 @@ pub struct MibNode {
 pub struct MibSet {
     nodes: Vec<MibNode>,
     /// OID → the preferred node at that OID (SMIv2 over SMIv1 when both define it).
-    by_oid: HashMap<Vec<u32>, usize>,
+    /// FxHash: longest-prefix search hashes up to one slice per arc for every varbind of every
+    /// trap, and SipHash showed up in trap ingest profiles.
+    by_oid: rustc_hash::FxHashMap<Vec<u32>, usize>,
     /// Descriptor → every node of that name, preferred first.
     by_name: HashMap<String, Vec<usize>>,
     /// Names of the modules that loaded.

@@ -7,7 +7,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::event::{Event, EventKind, Level, Transport, TrapInfo, Varbind};
-use crate::mib::MibSet;
+use crate::mib::{BaseType, MibNode, MibSet};
 use crate::snmp::{DecodedTrap, SnmpValue, oid_to_string};
 
 /// snmpTrapAddress.0 (SNMP-COMMUNITY-MIB, RFC 3584 §3.1): the original agent's address, which
@@ -35,10 +35,17 @@ pub fn default_trap_level(trap_oid: &[u32]) -> Level {
 /// Renders a value for people: OCTET STRING as text when printable, else hex; enumerated
 /// integers through the MIB (`down(2)`).
 pub fn render_value(mibs: &MibSet, oid: &[u32], value: &SnmpValue) -> String {
+    render_with_node(mibs, mibs.longest_prefix(oid).map(|(node, _)| node), value)
+}
+
+/// [`render_value`] with the MIB node of the varbind already looked up.
+fn render_with_node(mibs: &MibSet, node: Option<&MibNode>, value: &SnmpValue) -> String {
     match value {
-        SnmpValue::Integer32(n) => mibs
-            .format_value(oid, i64::from(*n))
-            .unwrap_or_else(|| n.to_string()),
+        SnmpValue::Integer32(n) => node
+            .and_then(|node| node.syntax.as_ref())
+            .filter(|syntax| syntax.base == BaseType::Integer)
+            .and_then(|syntax| syntax.enums.get(&i64::from(*n)))
+            .map_or_else(|| n.to_string(), |label| format!("{label}({n})")),
         SnmpValue::OctetString(bytes) => render_octets(bytes),
         SnmpValue::ObjectIdentifier(target) => match mibs.name_of(target) {
             Some(name) => name.to_string(),
@@ -46,6 +53,17 @@ pub fn render_value(mibs: &MibSet, oid: &[u32], value: &SnmpValue) -> String {
         },
         other => other.to_string(),
     }
+}
+
+/// `ifDescr.2` from the node `ifDescr` and the suffix `[2]`.
+fn short_name(node: &MibNode, suffix: &[u32]) -> String {
+    let mut name = String::with_capacity(node.name.len() + 4 * suffix.len());
+    name.push_str(&node.name);
+    for arc in suffix {
+        name.push('.');
+        name.push_str(&arc.to_string());
+    }
+    name
 }
 
 /// Printable UTF-8 (TAB/CR/LF allowed) as text, anything else as `de:ad:be:ef`.
@@ -66,8 +84,9 @@ pub fn render_octets(bytes: &[u8]) -> String {
     }
 }
 
-/// The host a trap is about: v1 agent-addr, else snmpTrapAddress.0, else the sender.
-fn trap_host(trap: &DecodedTrap, peer: SocketAddr) -> String {
+/// The host a trap is about: v1 agent-addr, else snmpTrapAddress.0, else the sender
+/// (`sender`: its address, already formatted).
+fn trap_host(trap: &DecodedTrap, sender: &str) -> String {
     if let Some(v1) = &trap.v1
         && !v1.agent_addr.is_unspecified()
     {
@@ -81,7 +100,7 @@ fn trap_host(trap: &DecodedTrap, peer: SocketAddr) -> String {
             }
             _ => None,
         })
-        .unwrap_or_else(|| peer.ip().to_string())
+        .unwrap_or_else(|| sender.to_string())
 }
 
 /// Builds the event of a notification that passed every check.
@@ -91,47 +110,50 @@ pub fn trap_event(
     received_at_ns: i64,
     mibs: &MibSet,
 ) -> Event {
-    let mut event = Event::new(received_at_ns, peer, Transport::Udp, EventKind::Trap);
-    event.host = trap_host(trap, peer);
-    let trap_name = mibs.name_of(&trap.trap_oid);
-    let short_trap_name = trap_name
-        .as_ref()
-        .map(|n| n.short())
-        .unwrap_or_else(|| oid_to_string(&trap.trap_oid));
-
-    let mut message = short_trap_name.clone();
+    let sender = peer.ip().to_string();
+    let host = trap_host(trap, &sender);
+    let mut event = Event::with_host(received_at_ns, peer, Transport::Udp, EventKind::Trap, host);
+    let trap_node = mibs.longest_prefix(&trap.trap_oid);
+    let mut message = match trap_node {
+        Some((node, len)) => short_name(node, &trap.trap_oid[len..]),
+        None => oid_to_string(&trap.trap_oid),
+    };
     let mut varbinds = Vec::with_capacity(trap.varbinds.len());
     for (oid, value) in &trap.varbinds {
-        let name = mibs.name_of(oid);
-        let rendered = render_value(mibs, oid, value);
-        let label = name
-            .as_ref()
-            .map(|n| n.name.clone())
-            .unwrap_or_else(|| oid_to_string(oid));
+        // One MIB lookup per varbind serves its name and its enumeration.
+        let found = mibs.longest_prefix(oid);
+        let rendered = render_with_node(mibs, found.map(|(node, _)| node), value);
         message.push(' ');
-        message.push_str(&label);
+        match found {
+            Some((node, _)) => message.push_str(&node.name),
+            None => message.push_str(&oid_to_string(oid)),
+        }
         message.push('=');
         message.extend(rendered.chars().take(MAX_MESSAGE_VALUE_CHARS));
         varbinds.push(Varbind {
             oid: oid_to_string(oid),
-            name: name.map(|n| n.short()),
+            name: found.map(|(node, len)| short_name(node, &oid[len..])),
             value_type: value.type_name().to_string(),
             value: rendered,
         });
     }
     event.message = message;
     event.level = default_trap_level(&trap.trap_oid);
+    let agent = match &trap.v1 {
+        Some(v1) => v1.agent_addr.to_string(),
+        None => sender,
+    };
     event.trap = Some(TrapInfo {
         version: trap.version.as_str().to_string(),
         community: trap.community.clone(),
         user: trap.user.clone(),
         trap_oid: oid_to_string(&trap.trap_oid),
-        trap_name: trap_name.map(|n| n.to_string()),
-        agent: Some(
-            trap.v1
-                .as_ref()
-                .map_or_else(|| peer.ip().to_string(), |v1| v1.agent_addr.to_string()),
-        ),
+        trap_name: trap_node.map(|(node, len)| {
+            let mut name = format!("{}::", node.module);
+            name.push_str(&short_name(node, &trap.trap_oid[len..]));
+            name
+        }),
+        agent: Some(agent),
         uptime: trap.uptime.map(u64::from),
         varbinds,
     });
