@@ -55,6 +55,13 @@ fn render_with_node(mibs: &MibSet, node: Option<&MibNode>, value: &SnmpValue) ->
     }
 }
 
+/// The first `max` characters of `text` (a slice, no copy).
+fn truncate_chars(text: &str, max: usize) -> &str {
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(at, _)| &text[..at])
+}
+
 /// `ifDescr.2` from the node `ifDescr` and the suffix `[2]`.
 fn short_name(node: &MibNode, suffix: &[u32]) -> String {
     let mut name = String::with_capacity(node.name.len() + 4 * suffix.len());
@@ -129,7 +136,7 @@ pub fn trap_event(
             None => message.push_str(&oid_to_string(oid)),
         }
         message.push('=');
-        message.extend(rendered.chars().take(MAX_MESSAGE_VALUE_CHARS));
+        message.push_str(truncate_chars(&rendered, MAX_MESSAGE_VALUE_CHARS));
         varbinds.push(Varbind {
             oid: oid_to_string(oid),
             name: found.map(|(node, len)| short_name(node, &oid[len..])),
@@ -175,4 +182,52 @@ pub fn undecodable_trap_event(
     );
     event.raw = Some(payload.to_vec());
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_levels_follow_the_contract() {
+        let generic = |n: u32| [1, 3, 6, 1, 6, 3, 1, 1, 5, n];
+        assert_eq!(default_trap_level(&generic(3)), Level::Warning); // linkDown
+        assert_eq!(default_trap_level(&generic(4)), Level::None); // linkUp
+        assert_eq!(default_trap_level(&generic(1)), Level::Low); // coldStart
+        assert_eq!(default_trap_level(&generic(5)), Level::Low); // authenticationFailure
+        assert_eq!(default_trap_level(&[1, 3, 6, 1, 4, 1, 9, 0, 1]), Level::Low); // anything else
+    }
+
+    #[test]
+    fn octets_render_as_text_or_hex() {
+        assert_eq!(render_octets(b"eth1"), "eth1");
+        assert_eq!(render_octets("h\u{e9}llo".as_bytes()), "h\u{e9}llo");
+        assert_eq!(render_octets(&[0xde, 0xad, 0xbe, 0xef]), "de:ad:be:ef");
+        assert_eq!(render_octets(b"a\x01b"), "61:01:62");
+        assert_eq!(render_octets(b""), "");
+    }
+
+    #[test]
+    fn enumerations_come_from_the_mibs() {
+        let mibs = MibSet::bundled();
+        let if_oper_status_2 = [1, 3, 6, 1, 2, 1, 2, 2, 1, 8, 2];
+        assert_eq!(
+            render_value(&mibs, &if_oper_status_2, &SnmpValue::Integer32(2)),
+            "down(2)"
+        );
+        assert_eq!(
+            render_value(&mibs, &if_oper_status_2, &SnmpValue::Integer32(99)),
+            "99"
+        );
+        assert_eq!(
+            render_value(&mibs, &[1, 3, 6, 1, 4, 1, 99999], &SnmpValue::Integer32(2)),
+            "2"
+        );
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_chars("h\u{e9}llo", 2), "h\u{e9}");
+        assert_eq!(truncate_chars("abc", 10), "abc");
+    }
 }
