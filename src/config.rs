@@ -513,7 +513,7 @@ fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestS
             .max_tcp_connections
             .or(default.max_tcp_connections)
             .unwrap_or(4096),
-        block_events: file.block_events.or(default.block_events).unwrap_or(1024),
+        block_events: file.block_events.or(default.block_events).unwrap_or(4096),
         block_max_age: duration(
             "block_max_age",
             &file.block_max_age,
@@ -524,7 +524,7 @@ fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestS
             "flush_interval",
             &file.flush_interval,
             &default.flush_interval,
-            "50ms",
+            "100ms",
         )?,
         cache_bytes: bytes(
             "cache_bytes",
