@@ -188,18 +188,23 @@ struct TrapEngine {
     mibs: Arc<MibSet>,
 }
 
-/// Loads the MIBs (bundled + `mib_dirs`; a module that does not parse is reported and skipped)
-/// and builds the SNMP engine with our persisted engine id and the next engine boots count.
-fn trap_engine(store: &Store, settings: &Settings) -> Result<TrapEngine, AppError> {
-    let started = std::time::Instant::now();
-    // The default dirs need not exist; a configured one that is missing is reported by the loader.
+/// The bundled MIB modules plus those in the existing `mib_dirs` (the default dirs need not
+/// exist); modules that do not parse are returned as errors and left out.
+pub fn load_mibs(settings: &Settings) -> (MibSet, Vec<crate::mib::MibError>) {
     let dirs: Vec<_> = settings
         .mib_dirs
         .iter()
         .filter(|dir| dir.exists())
         .cloned()
         .collect();
-    let (mibs, errors) = MibSet::with_dirs(&dirs);
+    MibSet::with_dirs(&dirs)
+}
+
+/// Loads the MIBs (bundled + `mib_dirs`; a module that does not parse is reported and skipped)
+/// and builds the SNMP engine with our persisted engine id and the next engine boots count.
+fn trap_engine(store: &Store, settings: &Settings) -> Result<TrapEngine, AppError> {
+    let started = std::time::Instant::now();
+    let (mibs, errors) = load_mibs(settings);
     for error in &errors {
         warn!("MIB skipped: {error}");
     }

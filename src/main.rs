@@ -98,13 +98,7 @@ fn check_snmp(settings: &Settings) -> bool {
         println!("[snmp]: {error}");
         ok = false;
     }
-    let dirs: Vec<_> = settings
-        .mib_dirs
-        .iter()
-        .filter(|dir| dir.exists())
-        .cloned()
-        .collect();
-    for error in trapline::mib::MibSet::with_dirs(&dirs).1 {
+    for error in trapline::app::load_mibs(settings).1 {
         println!("{error}");
         ok = false;
     }
