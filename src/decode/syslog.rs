@@ -474,6 +474,15 @@ mod testing {
         pub message: &'a str,
     }
 
+    /// Expected fields with a format and the facility/severity of `pri`.
+    pub fn fields(format: SyslogFormat, pri: u8) -> Fields<'static> {
+        Fields {
+            facility: Some(pri >> 3),
+            severity: Some(pri & 7),
+            ..base(format)
+        }
+    }
+
     /// A starting point for struct-update syntax: only `format` set.
     pub fn base(format: SyslogFormat) -> Fields<'static> {
         Fields {
@@ -552,7 +561,7 @@ mod testing {
 mod tests {
     use proptest::prelude::*;
 
-    use super::testing::{Fields, base, check, check_with, ctx, ctx_at, decoded, sd};
+    use super::testing::{Fields, check, check_with, ctx, ctx_at, decoded, fields, sd};
     use super::*;
     use SyslogFormat::{NoHeader, Rfc3164, Rfc5424};
 
@@ -581,14 +590,6 @@ mod tests {
         std::str::from_utf8(bytes)
             .expect("UTF-8 line")
             .trim_end_matches('\r')
-    }
-
-    fn fields(format: SyslogFormat, pri: u8) -> Fields<'static> {
-        Fields {
-            facility: Some(pri >> 3),
-            severity: Some(pri & 7),
-            ..base(format)
-        }
     }
 
     #[test]

@@ -601,17 +601,11 @@ fn snare(message: &mut SyslogMessage, rest: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{Fields, base, check, check_with, ctx, ctx_at, decoded, sd};
+    use super::super::testing::{
+        Fields, base, check, check_with, ctx, ctx_at, decoded, fields, sd,
+    };
     use super::*;
     use SyslogFormat::{CiscoAsa, CiscoIos, CiscoNxos, Fortigate, Pfsense, Rfc3164, Snare};
-
-    fn fields(format: SyslogFormat, pri: u8) -> Fields<'static> {
-        Fields {
-            facility: Some(pri >> 3),
-            severity: Some(pri & 7),
-            ..base(format)
-        }
-    }
 
     #[test]
     fn mnemonics() {
