@@ -5,6 +5,9 @@
 //! condition language, actions and stateful rules come with the rules issue; until then levels
 //! come from [`crate::normalize::LevelTable`], which mirrors the default pack in `rules/`.
 
+pub mod condition;
+pub mod template;
+
 use std::path::{Path, PathBuf};
 
 /// The default rule pack shipped in the repository's `rules/` and built into the binary.
