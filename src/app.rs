@@ -9,19 +9,23 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tracing::{error, info, warn};
 
 use crate::accounts::Accounts;
+use crate::alerts::{AlertEngine, EngineOptions};
 use crate::config::Settings;
 use crate::ingest::{self, Ingest, IngestReceiver};
 use crate::listen;
 use crate::mib::MibSet;
 use crate::normalize::{LevelTable, Normalizer};
+use crate::pipeline::{RuleStage, SharedAlerts};
+use crate::rules::RuleSet;
+use crate::rules::reload::{ActiveRules, Reloader};
 use crate::snmp::{SnmpReceiver, SnmpSettings};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::web::{self, AppState};
@@ -46,6 +50,8 @@ pub enum AppError {
     Listen(#[from] listen::ListenError),
     #[error("[snmp]: {0}")]
     Snmp(#[from] crate::snmp::SettingsError),
+    #[error("rules refused:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Rules(Vec<crate::rules::LoadError>),
     #[error("cannot bind HTTP on {addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -107,10 +113,24 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         info!(path = %path.display(), "Created user admin; its initial password is in this file (mode 0600).");
     }
 
+    let rules = ActiveRules::new(load_rules(&settings)?);
+    let alerts: SharedAlerts = Arc::new(Mutex::new(AlertEngine::open(
+        &store,
+        EngineOptions::default(),
+    )?));
+    let reloader = settings
+        .rules_dir
+        .clone()
+        .map(|dir| Reloader::spawn(dir, rules.clone(), Duration::from_secs(1)));
+
     let normalizer = Normalizer::new(settings.sources.clone(), LevelTable::default());
     let (ingest, receiver) = ingest::channel(normalizer, settings.ingest.queue_events);
     let ingest = Arc::new(ingest);
-    let writer = spawn_writer(store.clone(), receiver);
+    let writer = spawn_writer(
+        store.clone(),
+        receiver,
+        RuleStage::new(rules.clone(), alerts.clone()),
+    );
     let retention = spawn_retention(store.clone(), &settings);
 
     let traps = match settings.trap_udp {
@@ -127,6 +147,8 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let state = AppState {
         store: store.clone(),
         accounts,
+        rules: rules.clone(),
+        alerts: alerts.clone(),
         ready: ready.clone(),
         metrics_require_token: settings.metrics_require_token,
     };
@@ -143,8 +165,11 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     ready.store(true, Ordering::Release);
     info!("trapline is ready.");
 
-    wait_for_signal().await;
+    wait_for_signal(reloader.as_ref()).await;
     info!("Stopping: closing listeners, draining the queue, flushing the store.");
+    if let Some(reloader) = reloader {
+        reloader.stop();
+    }
     ready.store(false, Ordering::Release);
     listeners.stop().await;
     join_thread(writer, "store writer").await;
@@ -162,14 +187,36 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     Ok(())
 }
 
-async fn wait_for_signal() {
+/// Waits for SIGTERM or SIGINT; SIGHUP in the meantime reloads the rules.
+async fn wait_for_signal(reloader: Option<&Reloader>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler can be installed");
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM received."),
-        _ = int.recv() => info!("SIGINT received."),
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler can be installed");
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!("SIGTERM received."); return; }
+            _ = int.recv() => { info!("SIGINT received."); return; }
+            _ = hup.recv() => match reloader {
+                Some(reloader) => { info!("SIGHUP received: reloading the rules."); reloader.request(); }
+                None => info!("SIGHUP received; the built-in rule pack is in use, nothing to reload."),
+            },
+        }
     }
+}
+
+/// The rules directory of the settings, or the built-in pack; refuses to start on errors.
+fn load_rules(settings: &Settings) -> Result<RuleSet, AppError> {
+    let rules = match &settings.rules_dir {
+        Some(dir) => crate::rules::load_dir(dir).map_err(AppError::Rules)?,
+        None => RuleSet::default_pack(),
+    };
+    info!(
+        rules = rules.rules().len(),
+        dir = %settings.rules_dir.as_deref().map_or("(built-in pack)".into(), |d| d.display().to_string()),
+        "Rules loaded."
+    );
+    Ok(rules)
 }
 
 async fn join_thread(handle: JoinHandle<()>, name: &'static str) {
@@ -323,12 +370,12 @@ impl Listeners {
     }
 }
 
-/// The single store writer thread (see `store::run_writer`): runs until every listener has
-/// stopped and the queue is drained, then seals and flushes.
-fn spawn_writer(store: Store, receiver: IngestReceiver) -> JoinHandle<()> {
+/// The single store writer thread (see `store::run_writer_with`), with the rules and alerts
+/// stage: runs until every listener has stopped and the queue is drained, then seals and flushes.
+fn spawn_writer(store: Store, receiver: IngestReceiver, mut stage: RuleStage) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("store-writer".into())
-        .spawn(move || crate::store::run_writer(store, receiver))
+        .spawn(move || crate::store::run_writer_with(store, receiver, &mut stage))
         .expect("store writer thread can be spawned")
 }
 

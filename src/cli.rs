@@ -1,5 +1,5 @@
 //! The command line, as the contract fixes it: `run`, `check-config`, `check-rules`,
-//! `user add`, `token create`. Only definitions live here; `main.rs` dispatches them.
+//! `user add`, `token create`, plus `test-rules` and `replay`. Only definitions live here; `main.rs` dispatches them.
 
 use std::path::PathBuf;
 
@@ -24,6 +24,27 @@ pub enum Command {
     CheckRules {
         /// Directory of `*.toml` rule files.
         dir: PathBuf,
+    },
+    /// Run test cases (sample syslog lines and traps with times) through a rules directory and
+    /// check the alerts they raise, fold, clear or suppress; exits 1 if any case fails.
+    TestRules {
+        /// Directory of `*.toml` rule files (`builtin` for the built-in pack).
+        dir: PathBuf,
+        /// Case files (TOML, `[[case]]` tables; see `trapline test-rules --help`).
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
+    },
+    /// Run a captured log file (one syslog message per line) through the rules and print the
+    /// alerts it would raise and clear.
+    Replay {
+        /// The log file (`-` for standard input).
+        file: PathBuf,
+        /// Rules directory (default: the built-in rule pack).
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// More MIB directories for traps in the input.
+        #[arg(long = "mib-dir", value_name = "DIR")]
+        mib_dirs: Vec<PathBuf>,
     },
     /// Manage users.
     #[command(subcommand)]

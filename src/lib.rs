@@ -5,6 +5,7 @@
 //! comment says what it owns and what it deliberately does not do.
 
 pub mod accounts; // users, roles, API tokens (argon2), no storage details
+pub mod alerts; // alerts raised/folded/cleared from events, thresholds, expectations, maintenance
 pub mod app; // wires the pipeline: threads, tasks, queues, shutdown
 pub mod cli; // clap definitions of the command line
 pub mod config; // TOML config + flags/env -> validated Settings
@@ -15,7 +16,9 @@ pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing)
 pub mod metrics; // every Prometheus metric, in one place
 pub mod mib; // pure MIB parser and OID translator: SMI text -> names, syntaxes, enumerations
 pub mod normalize; // parsed fields + peer + source settings -> Event with a level
-pub mod rules; // rule files: today a syntax check; the rules issue adds the engine
+pub mod offline; // test-rules and replay: the rules and alerts in memory, time from the inputs
+pub mod pipeline; // the writer thread's stage: rules before storing, alerts after
+pub mod rules; // rule files compiled into a RuleSet: conditions, templates, prefilter, reload
 pub mod snmp; // pure SNMP trap/inform engine: v1/v2c/v3 USM bytes -> DecodedTrap or Refusal (+ Response/Report)
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
 pub mod web; // axum: health, metrics, JSON API; the only module that knows HTTP

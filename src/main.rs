@@ -21,6 +21,12 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args),
         Command::CheckConfig(args) => return check_config(&args),
         Command::CheckRules { dir } => return check_rules(&dir),
+        Command::TestRules { dir, cases } => return test_rules(&dir, &cases),
+        Command::Replay {
+            file,
+            rules,
+            mib_dirs,
+        } => replay(&file, rules.as_deref(), &mib_dirs),
         Command::User(UserCommand::Add { name, role, data }) => user_add(&name, &role, &data),
         Command::Token(TokenCommand::Create { name, data }) => token_create(&name, &data),
     };
@@ -105,8 +111,7 @@ fn check_snmp(settings: &Settings) -> bool {
     ok
 }
 
-/// Rule files are compiled by the rules module (a later issue); until then a rules directory is
-/// checked for being readable and holding only `*.toml` files that are valid TOML.
+/// Compiles every rule file of `dir`; prints `ok` or one `file:line:col: message` per error.
 fn check_rules(dir: &std::path::Path) -> ExitCode {
     match trapline::rules::check_dir(dir) {
         Ok(()) => {
@@ -120,6 +125,87 @@ fn check_rules(dir: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The rules of `dir`, or the built-in pack for `builtin`; errors printed.
+fn rules_of(dir: Option<&std::path::Path>) -> Option<trapline::rules::RuleSet> {
+    match dir {
+        None => Some(trapline::rules::RuleSet::default_pack()),
+        Some(dir) if dir.as_os_str() == "builtin" => Some(trapline::rules::RuleSet::default_pack()),
+        Some(dir) => match trapline::rules::load_dir(dir) {
+            Ok(rules) => Some(rules),
+            Err(errors) => {
+                for error in errors {
+                    println!("{error}");
+                }
+                None
+            }
+        },
+    }
+}
+
+fn test_rules(dir: &std::path::Path, cases: &[std::path::PathBuf]) -> ExitCode {
+    let Some(_) = rules_of(Some(dir)) else {
+        return ExitCode::FAILURE;
+    };
+    let mibs = trapline::mib::MibSet::bundled();
+    let fresh = || rules_of(Some(dir)).expect("the rules compiled a moment ago");
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in cases {
+        match trapline::offline::run_cases(&fresh, file, &mibs) {
+            Ok(results) => {
+                for result in results {
+                    if result.failures.is_empty() {
+                        passed += 1;
+                        println!("PASS {}: {}", file.display(), result.name);
+                    } else {
+                        failed += 1;
+                        println!("FAIL {}: {}", file.display(), result.name);
+                        for failure in result.failures {
+                            println!("  {failure}");
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                failed += 1;
+                println!("ERROR {error}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn replay(
+    file: &std::path::Path,
+    rules: Option<&std::path::Path>,
+    mib_dirs: &[std::path::PathBuf],
+) -> anyhow::Result<()> {
+    let rules = rules_of(rules).ok_or_else(|| anyhow::anyhow!("rules refused"))?;
+    let (mibs, errors) = trapline::mib::MibSet::with_dirs(mib_dirs);
+    for error in errors {
+        eprintln!("MIB skipped: {error}");
+    }
+    let input: Box<dyn std::io::BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
+        ))
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let summary = trapline::offline::replay(rules, mibs, input, &mut out)?;
+    println!(
+        "{} lines, {} dropped by rules, {} alerts raised, {} cleared, {} active at the end",
+        summary.lines, summary.dropped, summary.raised, summary.cleared, summary.active_at_end
+    );
+    Ok(())
 }
 
 fn open_accounts(data: &DataArg) -> anyhow::Result<(trapline::store::Store, Accounts)> {

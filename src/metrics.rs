@@ -35,6 +35,16 @@ pub struct Metrics {
     pub alerts_open: IntGaugeVec,
     /// `trapline_rule_matches_total{rule}`.
     pub rule_matches: IntCounterVec,
+    /// `trapline_rule_drops_total{rule}`: events a rule's `action = "drop"` kept out of the store.
+    pub rule_drops: IntCounterVec,
+    /// `trapline_rules_reload_total{outcome}` (success | error).
+    pub rules_reload: IntCounterVec,
+    /// `trapline_alerts_suppressed_total{reason}` (maintenance | inhibited): alerts recorded but
+    /// never notified.
+    pub alerts_suppressed: IntCounterVec,
+    /// `trapline_alerts_overflow_total`: alerts folded into a rule's overflow alert because
+    /// `max_active` alerts were already active.
+    pub alerts_overflow: IntCounter,
     /// `trapline_notifications_total{channel,outcome}`.
     pub notifications: IntCounterVec,
     /// `trapline_ingest_queue_depth`: events waiting between the listeners and the store writer.
@@ -170,6 +180,29 @@ impl Metrics {
                 "Events matched per rule.",
                 &["rule"],
             ),
+            rule_drops: counter_vec(
+                &r,
+                "trapline_rule_drops_total",
+                "Events dropped by a rule (action = \"drop\"), per rule.",
+                &["rule"],
+            ),
+            rules_reload: counter_vec(
+                &r,
+                "trapline_rules_reload_total",
+                "Rule reloads, by outcome.",
+                &["outcome"],
+            ),
+            alerts_suppressed: counter_vec(
+                &r,
+                "trapline_alerts_suppressed_total",
+                "Alerts recorded as suppressed (maintenance window or inhibition).",
+                &["reason"],
+            ),
+            alerts_overflow: counter(
+                &r,
+                "trapline_alerts_overflow_total",
+                "Alerts folded into an overflow alert because too many alerts were active.",
+            ),
             notifications: counter_vec(
                 &r,
                 "trapline_notifications_total",
@@ -267,6 +300,12 @@ impl Metrics {
             "not_in_time_window",
         ] {
             self.traps_refused.with_label_values(&[reason]);
+        }
+        for outcome in ["success", "error"] {
+            self.rules_reload.with_label_values(&[outcome]);
+        }
+        for reason in ["maintenance", "inhibited"] {
+            self.alerts_suppressed.with_label_values(&[reason]);
         }
         for reason in ["queue_full", "store_error"] {
             self.events_dropped.with_label_values(&[reason]);

@@ -1,20 +1,308 @@
-//! Rule files (`*.toml` in the rules directory, loaded in name order).
+//! Declarative rules: what operators write in `rules/*.toml`, compiled and evaluated.
 //!
-//! Today this module only checks that a rules directory is readable and that each file is TOML
-//! made of `[[rule]]` and `[[maintenance]]` tables, reporting `file:line:col: message`. The
-//! condition language, actions and stateful rules come with the rules issue; until then levels
-//! come from [`crate::normalize::LevelTable`], which mirrors the default pack in `rules/`.
+//! `load` turns files into a [`RuleSet`] (every error as `file:line:col: message`),
+//! `condition` is the `when` language, `template` renders summaries and dedup keys, and
+//! [`RuleSet::qualify`] is the stateless pass every event goes through before it is stored:
+//! it sets the event's level and category and says which rule decided about it (or that it is
+//! dropped). Everything stateful — alerts, thresholds, expectations, maintenance — lives in
+//! `crate::alerts`, which reads the rules but keeps its state across reloads.
+//!
+//! Prefiltering: a rule is only evaluated for events that can match it. Each rule is indexed by
+//! the most selective necessary condition found in its `when` (trap name, app, exact host, a
+//! literal its message regex needs, or kind); see [`Prefilter`].
 
 pub mod condition;
+mod load;
+mod prefilter;
+pub mod reload;
 pub mod template;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{NaiveTime, Weekday};
+use prometheus::IntCounter;
+use serde::{Deserialize, Serialize};
+
+pub use condition::{Captures, Condition, Subject};
+pub use load::{LoadError, TEMPLATE_EXTRAS, load_dir, load_texts, parse_instant};
+pub use prefilter::Prefilter;
+pub use template::Template;
+
+use crate::event::{Event, Level};
+use crate::metrics::metrics;
 
 /// The default rule pack shipped in the repository's `rules/` and built into the binary.
 pub const DEFAULT_PACK: &[(&str, &str)] = &[(
     "00-default.toml",
     include_str!("../../rules/00-default.toml"),
 )];
+
+/// What a matching rule does with the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Stored; raises or folds an alert when its final level is low or above (the default).
+    Alert,
+    /// Stored, never alerts.
+    Event,
+    /// Not stored; counted per rule.
+    Drop,
+}
+
+/// `threshold = { count, within, by }`: alert when `count` matching events arrive within
+/// `within`, separately for each value of the `by` template.
+#[derive(Debug, Clone)]
+pub struct Threshold {
+    pub count: u32,
+    pub within: Duration,
+    pub by: Option<Template>,
+}
+
+/// `expect = { when, every | between, hosts }`: an event matching `when` must keep arriving.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub when: Condition,
+    pub schedule: ExpectSchedule,
+    /// The hosts that must report; `None` means every host that ever matched.
+    pub hosts: Option<Vec<String>>,
+}
+
+/// When an expected event is due.
+#[derive(Debug, Clone)]
+pub enum ExpectSchedule {
+    /// At least once per interval.
+    Every(Duration),
+    /// Inside a daily window (local time of `timezone`), on the listed days (every day if none).
+    Daily {
+        from: NaiveTime,
+        to: NaiveTime,
+        timezone: chrono_tz::Tz,
+        days: Option<Vec<Weekday>>,
+    },
+}
+
+/// `inhibit = { hosts, when }`: while an alert of this rule is open, new alerts from hosts
+/// matching `hosts` (and events matching `when`) are recorded as suppressed.
+#[derive(Debug, Clone)]
+pub struct Inhibit {
+    /// Lower-cased host globs.
+    pub hosts: Vec<String>,
+    pub when: Option<Condition>,
+}
+
+/// One compiled `[[rule]]`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub when: Option<Condition>,
+    pub level: Option<Level>,
+    pub category: Option<String>,
+    pub summary: Option<Template>,
+    pub key: Option<Template>,
+    pub action: Action,
+    pub continue_: bool,
+    pub threshold: Option<Threshold>,
+    pub expect: Option<Expect>,
+    pub clear_when: Option<Condition>,
+    pub expire_after: Option<Duration>,
+    pub inhibit: Option<Inhibit>,
+}
+
+/// A maintenance window: alerts in its scope are recorded as suppressed and never notified.
+/// Empty scope lists match everything; non-empty ones must all match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintenance {
+    /// `file:NAME` for windows from rule files; a number for windows made through the API.
+    pub id: String,
+    pub name: String,
+    pub start_ns: i64,
+    pub end_ns: i64,
+    /// Lower-cased host globs.
+    pub hosts: Vec<String>,
+    pub categories: Vec<String>,
+    pub rules: Vec<String>,
+    pub created_by: Option<String>,
+}
+
+impl Maintenance {
+    /// Whether an alert of `rule` about `host` in `category` raised at `at_ns` is covered.
+    pub fn covers(&self, at_ns: i64, host: &str, category: Option<&str>, rule: &str) -> bool {
+        (self.start_ns..self.end_ns).contains(&at_ns)
+            && (self.hosts.is_empty() || self.hosts.iter().any(|g| glob_match(g, host)))
+            && (self.categories.is_empty()
+                || category.is_some_and(|c| self.categories.iter().any(|x| x == c)))
+            && (self.rules.is_empty() || self.rules.iter().any(|r| r == rule))
+    }
+}
+
+/// Case-insensitive glob (`*` any run, `?` one character); `pattern` must be lower case.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (
+        pattern.chars().collect(),
+        text.chars().flat_map(char::to_lowercase).collect(),
+    );
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The compiled rules of one load, immutable; a reload builds a new one.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    maintenance: Vec<Maintenance>,
+    prefilter: Prefilter,
+    /// Rules with `clear_when`, `expect`, `inhibit` (few; checked for every event).
+    clear_rules: Vec<usize>,
+    expect_rules: Vec<usize>,
+    inhibit_rules: Vec<usize>,
+    matches: Vec<IntCounter>,
+    drops: Vec<IntCounter>,
+}
+
+/// What the stateless pass decided about one event.
+#[derive(Debug, Default, Clone)]
+pub struct Verdict {
+    /// The rule that decided (the last one that matched); `None` when no rule matched.
+    pub rule: Option<usize>,
+    /// The rule whose `category` applies.
+    pub category: Option<usize>,
+    /// Named captures of every matching rule's regexes.
+    pub captures: Captures,
+    pub drop: bool,
+}
+
+/// Reusable buffers for [`RuleSet::qualify`] (one per evaluating thread).
+#[derive(Default)]
+pub struct Scratch {
+    candidates: Vec<usize>,
+    lowered: String,
+}
+
+impl RuleSet {
+    /// Builds the set and its prefilter index.
+    pub fn new(rules: Vec<Rule>, maintenance: Vec<Maintenance>) -> RuleSet {
+        let prefilter = Prefilter::build(&rules);
+        let positions = |f: fn(&Rule) -> bool| -> Vec<usize> {
+            rules
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| f(r))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let m = metrics();
+        let rule_counter = |vec: &prometheus::IntCounterVec| -> Vec<IntCounter> {
+            rules
+                .iter()
+                .map(|r| vec.with_label_values(&[r.name.as_str()]))
+                .collect()
+        };
+        RuleSet {
+            clear_rules: positions(|r| r.clear_when.is_some()),
+            expect_rules: positions(|r| r.expect.is_some()),
+            inhibit_rules: positions(|r| r.inhibit.is_some()),
+            matches: rule_counter(&m.rule_matches),
+            drops: rule_counter(&m.rule_drops),
+            prefilter,
+            rules,
+            maintenance,
+        }
+    }
+
+    /// The built-in default pack.
+    pub fn default_pack() -> RuleSet {
+        load_texts(DEFAULT_PACK.iter().copied()).expect("the built-in rule pack compiles")
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn rule(&self, index: usize) -> &Rule {
+        &self.rules[index]
+    }
+
+    /// The index of the rule named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.rules.iter().position(|r| r.name == name)
+    }
+
+    /// Maintenance windows from the rule files.
+    pub fn maintenance(&self) -> &[Maintenance] {
+        &self.maintenance
+    }
+
+    pub fn clear_rules(&self) -> &[usize] {
+        &self.clear_rules
+    }
+
+    pub fn expect_rules(&self) -> &[usize] {
+        &self.expect_rules
+    }
+
+    pub fn inhibit_rules(&self) -> &[usize] {
+        &self.inhibit_rules
+    }
+
+    /// The category `verdict` gives its event.
+    pub fn category_of(&self, verdict: &Verdict) -> Option<&str> {
+        verdict
+            .category
+            .and_then(|i| self.rules[i].category.as_deref())
+    }
+
+    /// Runs `event` through the rules in order: every matching rule sets what it has (level,
+    /// category) and the first matching rule without `continue = true` ends the pass. A
+    /// threshold rule's level is the level of its alert, not of each event.
+    pub fn qualify(&self, event: &mut Event, scratch: &mut Scratch) -> Verdict {
+        self.prefilter
+            .candidates(event, &mut scratch.candidates, &mut scratch.lowered);
+        let mut verdict = Verdict::default();
+        for &index in &scratch.candidates {
+            let rule = &self.rules[index];
+            let Some(when) = &rule.when else { continue };
+            let subject = Subject {
+                event,
+                category: self.category_of(&verdict),
+            };
+            if !when.matches(&subject, &mut verdict.captures) {
+                continue;
+            }
+            self.matches[index].inc();
+            verdict.rule = Some(index);
+            if rule.action == Action::Drop {
+                self.drops[index].inc();
+                verdict.drop = true;
+                break;
+            }
+            if let (Some(level), None) = (rule.level, &rule.threshold) {
+                event.level = level;
+            }
+            if rule.category.is_some() {
+                verdict.category = Some(index);
+            }
+            if !rule.continue_ {
+                break;
+            }
+        }
+        verdict
+    }
+}
 
 /// Lists the `*.toml` files of `dir` in name order.
 pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
@@ -27,69 +315,188 @@ pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Checks one rule file's text; `name` is used in messages.
-pub fn check_text(name: &str, text: &str) -> Result<(), String> {
-    let table: toml::Table = toml::from_str(text).map_err(|error| {
-        let (line, col) = error
-            .span()
-            .map(|s| crate::config::line_col(text, s.start))
-            .unwrap_or((1, 1));
-        format!("{name}:{line}:{col}: {}", error.message())
-    })?;
-    for (key, value) in &table {
-        let is_array_of_tables = value
-            .as_array()
-            .is_some_and(|items| items.iter().all(toml::Value::is_table));
-        if !matches!(key.as_str(), "rule" | "maintenance") || !is_array_of_tables {
-            let offset = text.find(key.as_str()).unwrap_or(0);
-            let (line, col) = crate::config::line_col(text, offset);
-            return Err(format!(
-                "{name}:{line}:{col}: unexpected top-level key {key:?} (expected [[rule]] or [[maintenance]] tables)"
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Checks every rule file of `dir`; returns one message per problem.
 pub fn check_dir(dir: &Path) -> Result<(), Vec<String>> {
-    let files = rule_files(dir).map_err(|e| vec![e])?;
-    let errors: Vec<String> = files
-        .iter()
-        .filter_map(|path| {
-            let name = path.display().to_string();
-            match std::fs::read_to_string(path) {
-                Ok(text) => check_text(&name, &text).err(),
-                Err(e) => Some(format!("{name}: {e}")),
-            }
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
-    }
+    load_dir(dir)
+        .map(|_| ())
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::{EventKind, Transport};
+
+    fn errors(text: &str) -> Vec<String> {
+        match load_texts([("r.toml", text)]) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    fn syslog(app: &str, severity: u8, message: &str) -> Event {
+        let mut e = Event::new(
+            0,
+            "192.0.2.9:514".parse().unwrap(),
+            Transport::Udp,
+            EventKind::Syslog,
+        );
+        e.app = Some(app.into());
+        e.severity = Some(severity);
+        e.message = message.into();
+        e
+    }
 
     #[test]
-    fn default_pack_is_valid() {
+    fn the_built_in_pack_is_exactly_the_rules_directory() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+        let on_disk: Vec<String> = rule_files(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let built_in: Vec<String> = DEFAULT_PACK.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(
+            built_in, on_disk,
+            "update DEFAULT_PACK when adding a rule file"
+        );
         for (name, text) in DEFAULT_PACK {
-            check_text(name, text).unwrap();
+            assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), *text);
         }
     }
 
     #[test]
-    fn errors_point_into_the_file() {
-        let err = check_text("r.toml", "[[rule]]\nname = \"x\"\nlevel = \n").unwrap_err();
-        assert!(err.starts_with("r.toml:3:"), "{err}");
-        let err = check_text("r.toml", "[[rule]]\nname = \"x\"\n[other]\n").unwrap_err();
+    fn default_pack_compiles() {
+        let rules = RuleSet::default_pack();
+        assert!(rules.position("syslog-emergency-alert").is_some());
+    }
+
+    #[test]
+    fn errors_point_into_the_file_and_into_conditions() {
+        let e = errors("[[rule]]\nname = \"x\"\nlevel = \n");
+        assert!(e[0].starts_with("r.toml:3:"), "{e:?}");
+        let e = errors("[[rule]]\nname = \"x\"\n[other]\n");
+        assert!(e[0].starts_with("r.toml:3:"), "{e:?}");
+        let e = errors("[[rule]]\nname = \"x\"\ncolour = 1\n");
         assert!(
-            err.starts_with("r.toml:3:2: unexpected top-level key"),
-            "{err}"
+            e[0].starts_with("r.toml:3:1:") && e[0].contains("colour"),
+            "{e:?}"
         );
+        // Inside a literal string: the column of the offending token.
+        let e = errors("[[rule]]\nname = \"x\"\nwhen = 'app == \"a\" and nope == 1'\n");
+        assert!(e[0].starts_with("r.toml:3:24: unknown field"), "{e:?}");
+        // Inside a multi-line literal string (the first newline is not part of the value).
+        let e = errors("[[rule]]\nname = \"x\"\nwhen = '''\napp == \"a\" or\n  nope == 3'''\n");
+        assert!(e[0].starts_with("r.toml:5:3: unknown field"), "{e:?}");
+        let e = errors("[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nsummary = \"on {hots}\"\n");
+        assert!(
+            e[0].starts_with("r.toml:4:16: unknown template variable"),
+            "{e:?}"
+        );
+        let e = errors("[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nexpire_after = \"soon\"\n");
+        assert!(e[0].starts_with("r.toml:4:16: bad duration"), "{e:?}");
+        let e = errors("[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nlevel = \"urgent\"\n");
+        assert!(e[0].starts_with("r.toml:4:9: unknown level"), "{e:?}");
+        let e = errors(
+            "[[rule]]\nname = \"x\"\nexpect = { when = 'app == \"b\"', between = \"1-5\" }\n",
+        );
+        assert!(e[0].starts_with("r.toml:3:43: bad window"), "{e:?}");
+        let e = errors(
+            "[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\n[[rule]]\nname = \"x\"\nwhen = 'app == \"b\"'\n",
+        );
+        assert!(e[0].starts_with("r.toml:5:8: duplicate rule name"), "{e:?}");
+        let e = errors(
+            "[[maintenance]]\nname = \"m\"\nstart = \"2026-11-23T02:00:00Z\"\nend = \"2026-11-23T01:00:00Z\"\n",
+        );
+        assert!(e[0].starts_with("r.toml:4:7: maintenance end"), "{e:?}");
+        // Every error of a file is reported, not just the first.
+        let e = errors(
+            "[[rule]]\nname = \"x\"\nwhen = 'bad == 1'\n[[rule]]\nname = \"y\"\nwhen = 'worse == 1'\n",
+        );
+        assert_eq!(e.len(), 2, "{e:?}");
+    }
+
+    #[test]
+    fn the_contract_example_compiles() {
+        let text = include_str!("../../tests/fixtures/rules/contract-example.toml");
+        let rules = load_texts([("contract.toml", text)]).unwrap();
+        assert_eq!(rules.rules().len(), 4);
+        assert_eq!(rules.maintenance().len(), 1);
+        assert_eq!(rules.expect_rules().len(), 1);
+        assert_eq!(rules.clear_rules().len(), 1);
+    }
+
+    #[test]
+    fn first_match_decides_unless_continue() {
+        let rules = load_texts([(
+            "r.toml",
+            r#"
+[[rule]]
+name = "base"
+when = 'severity <= 3'
+level = "low"
+category = "generic"
+continue = true
+
+[[rule]]
+name = "disk"
+when = 'app == "kernel" and message =~ "No space left"'
+level = "critical"
+category = "disk"
+
+[[rule]]
+name = "never"
+when = 'app == "kernel"'
+level = "none"
+
+[[rule]]
+name = "lab"
+when = 'app == "lab"'
+action = "drop"
+"#,
+        )])
+        .unwrap();
+        let mut scratch = Scratch::default();
+        let mut e = syslog("kernel", 3, "write failed: No space left on device");
+        let v = rules.qualify(&mut e, &mut scratch);
+        assert_eq!(v.rule, rules.position("disk"));
+        assert_eq!(e.level, Level::Critical);
+        assert_eq!(rules.category_of(&v), Some("disk"));
+        let mut e = syslog("cron", 3, "job failed");
+        let v = rules.qualify(&mut e, &mut scratch);
+        assert_eq!((v.rule, e.level), (rules.position("base"), Level::Low));
+        let mut e = syslog("lab", 6, "x");
+        assert!(rules.qualify(&mut e, &mut scratch).drop);
+    }
+
+    #[test]
+    fn prefilter_only_offers_rules_that_can_match_and_keeps_their_order() {
+        let mut text = String::new();
+        for i in 0..500 {
+            text.push_str(&format!(
+                "[[rule]]\nname = \"app{i}\"\nwhen = 'app == \"app{i}\" and severity <= 4'\nlevel = \"warning\"\n\n"
+            ));
+            text.push_str(&format!(
+                "[[rule]]\nname = \"msg{i}\"\nwhen = 'message =~ \"disk{i} failed\"'\nlevel = \"critical\"\n\n"
+            ));
+        }
+        text.push_str("[[rule]]\nname = \"any\"\nwhen = 'severity == 0'\nlevel = \"critical\"\n");
+        let rules = load_texts([("r.toml", text.as_str())]).unwrap();
+        let mut out = Vec::new();
+        let mut lowered = String::new();
+        let e = syslog("app7", 4, "disk42 failed, disk7 failed");
+        rules.prefilter.candidates(&e, &mut out, &mut lowered);
+        let names: Vec<&str> = out.iter().map(|&i| rules.rule(i).name.as_str()).collect();
+        assert_eq!(names, ["app7", "msg7", "msg42", "any"]);
+    }
+
+    #[test]
+    fn globs_are_case_insensitive() {
+        assert!(glob_match("db*", "DB1"));
+        assert!(glob_match("core-?", "core-2"));
+        assert!(!glob_match("core-?", "core-22"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(!glob_match("a*b*c", "aXXbYY"));
     }
 }

@@ -391,9 +391,37 @@ fn flush_loop(store: &Store, shared: &FlushShared) {
     }
 }
 
+/// Work done on the writer thread around storing each chunk: the rules (which may change
+/// levels and drop events) before, the alerts (which need the assigned ids) after.
+pub trait ChunkStage {
+    /// Called before the chunk is stored; may change or remove events.
+    fn before_store(&mut self, events: &mut Vec<Event>);
+    /// Called once the chunk's events have their ids (and are in the open block).
+    fn after_store(&mut self, events: &[Event]);
+    /// Called about every `block_max_age / 4` (at least every 50 ms), with or without traffic.
+    fn tick(&mut self);
+    /// Called once after the last chunk, before the store is closed.
+    fn close(&mut self);
+}
+
+/// No stage: events are stored as they come.
+pub struct StoreOnly;
+
+impl ChunkStage for StoreOnly {
+    fn before_store(&mut self, _: &mut Vec<Event>) {}
+    fn after_store(&mut self, _: &[Event]) {}
+    fn tick(&mut self) {}
+    fn close(&mut self) {}
+}
+
 /// Drives an [`EventWriter`] from the ingest queue until every sender is gone, then closes it.
 /// Failures are logged and the events counted as dropped (`reason="store_error"`); never panics.
-pub fn run_writer(store: Store, mut rx: IngestReceiver) {
+pub fn run_writer(store: Store, rx: IngestReceiver) {
+    run_writer_with(store, rx, &mut StoreOnly);
+}
+
+/// [`run_writer`] with a stage around each chunk (see [`ChunkStage`]).
+pub fn run_writer_with(store: Store, mut rx: IngestReceiver, stage: &mut dyn ChunkStage) {
     // The writer polls instead of blocking on the queue: a blocked receiver would be woken (a
     // futex syscall and a context switch) by every chunk a listener sends, which cost more CPU
     // than the work itself at a few hundred thousand messages per second. Polling every
@@ -410,12 +438,16 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
     loop {
         let idle = match rx.poll() {
             Polled::Chunk(mut chunk) => {
-                if let Err(error) = writer.append(&mut chunk.events) {
-                    error!(%error, events = chunk.events.len(), "Could not store events.");
-                    metrics()
-                        .events_dropped
-                        .with_label_values(&["store_error"])
-                        .inc_by(chunk.events.len() as u64);
+                stage.before_store(&mut chunk.events);
+                match writer.append(&mut chunk.events) {
+                    Ok(()) => stage.after_store(&chunk.events),
+                    Err(error) => {
+                        error!(%error, events = chunk.events.len(), "Could not store events.");
+                        metrics()
+                            .events_dropped
+                            .with_label_values(&["store_error"])
+                            .inc_by(chunk.events.len() as u64);
+                    }
                 }
                 last_chunk = std::time::Instant::now();
                 false
@@ -425,6 +457,7 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
         };
         if last_tick.elapsed() >= tick {
             writer.tick();
+            stage.tick();
             last_tick = std::time::Instant::now();
         }
         if idle {
@@ -432,6 +465,7 @@ pub fn run_writer(store: Store, mut rx: IngestReceiver) {
             std::thread::sleep(if busy { POLL_BUSY } else { POLL_IDLE });
         }
     }
+    stage.close();
     if let Err(error) = writer.close() {
         error!(%error, "Could not flush the store while stopping.");
     }

@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-pub use events::{EventWriter, run_writer};
+pub use events::{ChunkStage, EventWriter, StoreOnly, run_writer, run_writer_with};
 pub use query::{EventPage, EventQuery};
 pub use records::RecordTree;
 pub use retention::RetentionReport;

@@ -51,6 +51,40 @@ impl RecordTree {
         Ok(())
     }
 
+    /// Writes and removes many records with one flush (the alert engine persists its changes
+    /// this way, a few times a second, instead of one flush per change).
+    pub fn apply_batch(
+        &self,
+        puts: impl IntoIterator<Item = (String, Vec<u8>)>,
+        removes: impl IntoIterator<Item = String>,
+    ) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in puts {
+            batch.insert(key.as_bytes(), value);
+        }
+        for key in removes {
+            batch.remove(key.as_bytes());
+        }
+        self.tree.apply_batch(batch)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Records in descending key order, starting below `before` (or at the last key).
+    pub fn iter_rev(
+        &self,
+        before: Option<&str>,
+    ) -> impl Iterator<Item = Result<(String, Vec<u8>), StoreError>> + use<> {
+        let range = match before {
+            Some(key) => self.tree.range(..key.as_bytes().to_vec()),
+            None => self.tree.range::<Vec<u8>, _>(..),
+        };
+        range.rev().map(|item| {
+            let (k, v) = item?;
+            Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+        })
+    }
+
     /// Every record, in key order.
     pub fn list(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.tree

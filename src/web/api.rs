@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/events", get(list_events))
         .route("/events/{id}", get(get_event))
+        .merge(super::alerts::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_token))
 }
 

@@ -5,6 +5,7 @@
 //! contract's `{"error": …, "detail": …}` bodies (details are logged, never a stack trace).
 //! Handlers read the store through its query API; they never see sled.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 
@@ -29,6 +30,10 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub accounts: Arc<Accounts>,
+    /// The rules in force (maintenance windows from rule files).
+    pub rules: crate::rules::reload::ActiveRules,
+    /// The alert engine, for operator actions and API maintenance windows.
+    pub alerts: crate::pipeline::SharedAlerts,
     /// Set once the listeners are bound and the store is open.
     pub ready: Arc<AtomicBool>,
     /// Whether `/metrics` needs a bearer token too.

@@ -164,6 +164,45 @@ impl Instance {
         (status, resp.json().unwrap_or(Value::Null))
     }
 
+    /// A request with a JSON body (or none) and the bearer token; returns (status, JSON body).
+    pub fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let resp = request.send().unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().unwrap_or(Value::Null))
+    }
+
+    /// The alerts matching `query` (first page, newest first).
+    pub fn alerts(&self, query: &str) -> Vec<Value> {
+        let (status, body) = self.api(&format!("/api/v1/alerts?limit=1000&{query}"));
+        assert_eq!(status, 200, "{body}");
+        body["alerts"].as_array().unwrap().clone()
+    }
+
+    /// Waits until an alert matching `query` satisfies `pred`; returns it.
+    pub fn wait_alert(&self, query: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let alerts = self.alerts(query);
+            if let Some(found) = alerts.iter().find(|a| pred(a)) {
+                return found.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no matching alert for {query:?}; alerts: {alerts:#?}\nlog:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// GET without authentication; returns (status, text).
     pub fn get_text(&self, path: &str) -> (u16, String) {
         let resp = self.client.get(self.url(path)).send().unwrap();
@@ -256,11 +295,16 @@ impl Instance {
     }
 
     /// Stops this instance and starts another on the same data directory.
-    pub fn restart(mut self) -> Instance {
+    pub fn restart(self) -> Instance {
+        self.restart_with(&[])
+    }
+
+    /// Like [`Instance::restart`], with extra `run` arguments for the new instance.
+    pub fn restart_with(mut self, extra: &[&str]) -> Instance {
         assert_eq!(self.stop(), 0, "graceful stop exits 0:\n{}", self.log());
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         let token = self.token.clone();
-        Instance::start_in(dir, token, &[])
+        Instance::start_in(dir, token, extra)
     }
 }
 
@@ -314,6 +358,23 @@ pub fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
         .filter(|line| line.contains(filter))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Runs a net-snmp command (numeric OIDs: no MIBs needed); returns its exit code.
+pub fn netsnmp(tool: &str, args: &[&str]) -> i32 {
+    let out = Command::new(tool)
+        .args(args)
+        .env("MIBS", "")
+        .env("MIBDIRS", "")
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (Debian package snmp) is installed: {e}"));
+    out.status.code().unwrap_or(-1)
+}
+
+/// The short host name `logger --rfc3164` puts in its messages.
+pub fn short_hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    name.trim().split('.').next().unwrap().to_string()
 }
 
 /// Runs `logger` against an instance; panics with its stderr on failure.

@@ -5,6 +5,7 @@ mod cli;
 mod harness;
 mod lifecycle;
 mod metrics;
+mod rules;
 mod sources;
 mod syslog;
 mod traps;

@@ -1,11 +1,9 @@
 //! SNMP traps and informs from the real net-snmp tools (`snmptrap`, `snmpinform`), v1 to v3,
 //! checked through the events API and `/metrics`.
 
-use std::process::Command;
-
 use serde_json::Value;
 
-use crate::harness::{Instance, prepare_data_dir};
+use crate::harness::{Instance, netsnmp, prepare_data_dir};
 
 const CONFIG: &str = r#"
 [snmp]
@@ -39,17 +37,6 @@ fn start() -> Instance {
     let mut tl = Instance::start_in(dir, token, &["--config", config.to_str().unwrap()]);
     tl.trap_udp = Some(tl.wait_for_listener("trap-udp"));
     tl
-}
-
-/// Runs a net-snmp command (numeric OIDs: no MIBs needed); returns its exit code.
-fn netsnmp(tool: &str, args: &[&str]) -> i32 {
-    let out = Command::new(tool)
-        .args(args)
-        .env("MIBS", "")
-        .env("MIBDIRS", "")
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} (Debian package snmp) is installed: {e}"));
-    out.status.code().unwrap_or(-1)
 }
 
 const LINK_DOWN: &str = "1.3.6.1.6.3.1.1.5.3";

@@ -1,0 +1,1002 @@
+//! [`AlertEngine`]: raising, folding and clearing alerts, and the rule state behind them.
+//!
+//! The engine is driven by two calls: [`AlertEngine::observe`] for each stored event (with the
+//! rules' [`Verdict`]) and [`AlertEngine::tick`] with the current time (expectations that came
+//! due, alerts that expired, maintenance windows that ended). Times always come from the
+//! caller — the receive time of events, the clock for ticks — so `test-rules` and `replay` can
+//! drive the same engine with the timestamps of a test case.
+//!
+//! Every size is bounded: active alerts (beyond `max_active` a rule's new alerts fold into one
+//! overflow alert), threshold groups, expected hosts, and each alert's ids and history.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use super::expect::last_ended_window;
+use super::{Alert, AlertState, record_key};
+use crate::event::{Event, EventId, EventKind, Level, Transport};
+use crate::metrics::metrics;
+use crate::rules::{Captures, ExpectSchedule, Maintenance, Rule, RuleSet, Subject, Verdict};
+use crate::store::{RecordTree, Store, StoreError};
+
+/// Limits of the engine (config `[alerts]`).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Active alerts beyond which a rule's new alerts fold into its overflow alert.
+    pub max_active: usize,
+    /// Threshold groups kept across all rules (the oldest idle ones go first).
+    pub max_threshold_groups: usize,
+    /// Hosts remembered per `expect` rule without a host list.
+    pub max_expected_hosts: usize,
+    /// Keep a journal of changes (for `test-rules` and `replay`).
+    pub journal: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> EngineOptions {
+        EngineOptions {
+            max_active: 10_000,
+            max_threshold_groups: 100_000,
+            max_expected_hosts: 10_000,
+            journal: false,
+        }
+    }
+}
+
+/// What happened to an alert (the journal of `test-rules` and `replay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Raised,
+    Folded,
+    Suppressed,
+    Cleared,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Raised => "raised",
+            ChangeKind::Folded => "folded",
+            ChangeKind::Suppressed => "suppressed",
+            ChangeKind::Cleared => "cleared",
+        }
+    }
+}
+
+/// One journal entry: the alert as it was right after the change.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: ChangeKind,
+    pub at_ns: i64,
+    pub alert: Alert,
+}
+
+/// Events of one threshold group inside the window: (received at, event id).
+type Window = VecDeque<(i64, EventId)>;
+
+/// What an `expect` rule remembers about one host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct HostSeen {
+    last_ns: Option<i64>,
+    /// The `last_ns` (or arming time) an alert was already raised for: one alert per miss.
+    raised_for: Option<i64>,
+}
+
+/// State of one `expect` rule.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ExpectState {
+    /// When the rule was first seen: a listed host that never reported is late from here on.
+    armed_ns: i64,
+    /// Daily windows ending at or before this were checked.
+    checked_until_ns: i64,
+    hosts: BTreeMap<String, HostSeen>,
+}
+
+/// One threshold group as persisted: rule, group, events in the window.
+type StoredWindow = (String, String, Vec<(i64, EventId)>);
+
+/// The persisted form of the stateful windows.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Windows {
+    thresholds: Vec<StoredWindow>,
+    expects: BTreeMap<String, ExpectState>,
+}
+
+/// Where the engine keeps its state (none for `test-rules`).
+struct Persistence {
+    alerts: RecordTree,
+    windows: RecordTree,
+    maintenance: RecordTree,
+}
+
+/// Who changes alerts automatically (history `by`).
+const BY_RULES: &str = "trapline";
+/// How often the stateful windows are written (they change with nearly every matching event).
+const WINDOWS_EVERY_NS: i64 = 1_000_000_000;
+
+/// Active alerts and rule state; see the module documentation.
+pub struct AlertEngine {
+    options: EngineOptions,
+    active: FxHashMap<u64, Alert>,
+    by_key: FxHashMap<String, u64>,
+    next_id: u64,
+    dirty: FxHashSet<u64>,
+    /// Alerts that left the active set and still have to be written.
+    finished: Vec<Alert>,
+    thresholds: FxHashMap<(String, String), Window>,
+    expects: FxHashMap<String, ExpectState>,
+    windows_dirty: bool,
+    windows_written_ns: i64,
+    api_windows: Vec<Maintenance>,
+    journal: Vec<Change>,
+    persistence: Option<Persistence>,
+    captures: Captures,
+}
+
+impl AlertEngine {
+    /// An engine without persistence (rule tests, replay).
+    pub fn in_memory(options: EngineOptions) -> AlertEngine {
+        AlertEngine {
+            options,
+            active: FxHashMap::default(),
+            by_key: FxHashMap::default(),
+            next_id: 1,
+            dirty: FxHashSet::default(),
+            finished: Vec::new(),
+            thresholds: FxHashMap::default(),
+            expects: FxHashMap::default(),
+            windows_dirty: false,
+            windows_written_ns: 0,
+            api_windows: Vec::new(),
+            journal: Vec::new(),
+            persistence: None,
+            captures: Captures::new(),
+        }
+    }
+
+    /// Opens the engine on the store: active alerts, windows and API maintenance windows.
+    pub fn open(store: &Store, options: EngineOptions) -> Result<AlertEngine, StoreError> {
+        let persistence = Persistence {
+            alerts: store.records("alerts")?,
+            windows: store.records("rule_windows")?,
+            maintenance: store.records("maintenance")?,
+        };
+        let mut engine = AlertEngine::in_memory(options);
+        for item in persistence.alerts.iter_rev(None) {
+            let (key, bytes) = item?;
+            match serde_json::from_slice::<Alert>(&bytes) {
+                Ok(alert) => {
+                    engine.next_id = engine.next_id.max(alert.id + 1);
+                    if alert.state.is_active() {
+                        engine.by_key.insert(alert.key.clone(), alert.id);
+                        engine.active.insert(alert.id, alert);
+                    }
+                }
+                Err(error) => warn!(%key, %error, "Unreadable alert record skipped."),
+            }
+        }
+        if let Some(bytes) = persistence.windows.get("windows")? {
+            match serde_json::from_slice::<Windows>(&bytes) {
+                Ok(windows) => {
+                    for (rule, group, events) in windows.thresholds {
+                        engine.thresholds.insert((rule, group), events.into());
+                    }
+                    engine.expects = windows.expects.into_iter().collect();
+                }
+                Err(error) => warn!(%error, "Unreadable rule windows; starting them afresh."),
+            }
+        }
+        for (key, bytes) in persistence.maintenance.list()? {
+            match serde_json::from_slice::<Maintenance>(&bytes) {
+                Ok(window) => engine.api_windows.push(window),
+                Err(error) => warn!(%key, %error, "Unreadable maintenance window skipped."),
+            }
+        }
+        engine.persistence = Some(persistence);
+        engine.update_gauges();
+        Ok(engine)
+    }
+
+    /// The active alert with `key`.
+    pub fn active_by_key(&self, key: &str) -> Option<&Alert> {
+        self.by_key.get(key).and_then(|id| self.active.get(id))
+    }
+
+    /// Every active alert (any order).
+    pub fn active(&self) -> impl Iterator<Item = &Alert> {
+        self.active.values()
+    }
+
+    /// Takes the journal (only filled with `EngineOptions::journal`).
+    pub fn take_journal(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// Feeds one stored event and the rules' verdict about it.
+    pub fn observe(&mut self, rules: &RuleSet, event: &Event, verdict: &Verdict) {
+        let at = event.received_at_ns;
+        if !rules.expect_rules().is_empty() {
+            self.observe_expectations(rules, event);
+        }
+        if !rules.clear_rules().is_empty() {
+            self.observe_clears(rules, event);
+        }
+        let rule = verdict.rule.map(|i| rules.rule(i));
+        if let Some(rule) = rule {
+            if rule.action != crate::rules::Action::Alert {
+                return;
+            }
+            if rule.threshold.is_some() {
+                self.observe_threshold(rules, rule, event, verdict);
+                return;
+            }
+        }
+        if event.level < Level::Low {
+            return;
+        }
+        let category = rules.category_of(verdict);
+        let subject = Subject { event, category };
+        let name = rule.map_or("default", |r| r.name.as_str());
+        let summary = match rule.and_then(|r| r.summary.as_ref()) {
+            Some(template) => render(template, &subject, &verdict.captures, name, 1),
+            None => default_summary(&event.message),
+        };
+        let key = match rule.and_then(|r| r.key.as_ref()) {
+            Some(template) => render(template, &subject, &verdict.captures, name, 1),
+            None => default_key(name, &event.host, &summary),
+        };
+        self.raise_or_fold(
+            rules,
+            Raise {
+                rule: name,
+                key,
+                level: event.level,
+                category,
+                host: &event.host,
+                summary,
+                expire_after: rule.and_then(|r| r.expire_after),
+                event: Some(event),
+                count: 1,
+                event_ids: &[event.id],
+                at_ns: at,
+            },
+        );
+    }
+
+    fn observe_threshold(
+        &mut self,
+        rules: &RuleSet,
+        rule: &Rule,
+        event: &Event,
+        verdict: &Verdict,
+    ) {
+        let Some(threshold) = &rule.threshold else {
+            return;
+        };
+        let category = rules.category_of(verdict);
+        let subject = Subject { event, category };
+        let group = threshold.by.as_ref().map_or_else(String::new, |by| {
+            render(by, &subject, &verdict.captures, &rule.name, 0)
+        });
+        let at = event.received_at_ns;
+        let within = duration_ns(threshold.within);
+        let slot = (rule.name.clone(), group);
+        if !self.thresholds.contains_key(&slot)
+            && self.thresholds.len() >= self.options.max_threshold_groups
+        {
+            self.prune_thresholds(at, rules);
+            if self.thresholds.len() >= self.options.max_threshold_groups {
+                warn!(rule = %rule.name, "Too many threshold groups; this event is not counted.");
+                return;
+            }
+        }
+        let window = self.thresholds.entry(slot).or_default();
+        window.push_back((at, event.id));
+        while window.front().is_some_and(|(t, _)| *t <= at - within) {
+            window.pop_front();
+        }
+        while window.len() > threshold.count as usize {
+            window.pop_front();
+        }
+        self.windows_dirty = true;
+        let in_window = window.len() as u64;
+        if in_window < u64::from(threshold.count) {
+            return;
+        }
+        let ids: Vec<EventId> = window.iter().rev().map(|(_, id)| *id).collect();
+        let level = rule.level.unwrap_or(Level::Warning);
+        let summary = match &rule.summary {
+            Some(t) => render(t, &subject, &verdict.captures, &rule.name, in_window),
+            None => format!(
+                "{in_window} events matching rule {} within {}",
+                rule.name,
+                humantime::format_duration(threshold.within)
+            ),
+        };
+        let key = match &rule.key {
+            Some(t) => render(t, &subject, &verdict.captures, &rule.name, in_window),
+            None => default_key(&rule.name, &event.host, &summary),
+        };
+        // A new alert takes the whole window; an open one just this event.
+        let new = !self.by_key.contains_key(&key);
+        self.raise_or_fold(
+            rules,
+            Raise {
+                rule: &rule.name,
+                key,
+                level,
+                category,
+                host: &event.host,
+                summary,
+                expire_after: rule.expire_after,
+                event: Some(event),
+                count: if new { in_window } else { 1 },
+                event_ids: if new { &ids } else { &ids[..1] },
+                at_ns: at,
+            },
+        );
+    }
+
+    fn prune_thresholds(&mut self, now_ns: i64, rules: &RuleSet) {
+        self.thresholds.retain(|(rule, _), window| {
+            let within = rules
+                .position(rule)
+                .and_then(|i| rules.rule(i).threshold.as_ref())
+                .map(|t| duration_ns(t.within));
+            match (within, window.back()) {
+                (Some(within), Some((last, _))) => *last > now_ns - within,
+                _ => false,
+            }
+        });
+        self.windows_dirty = true;
+    }
+
+    fn observe_clears(&mut self, rules: &RuleSet, event: &Event) {
+        for &index in rules.clear_rules() {
+            let rule = rules.rule(index);
+            let Some(clear_when) = &rule.clear_when else {
+                continue;
+            };
+            let subject = Subject {
+                event,
+                category: rule.category.as_deref(),
+            };
+            self.captures.clear();
+            if !clear_when.matches(&subject, &mut self.captures) {
+                continue;
+            }
+            let captures = std::mem::take(&mut self.captures);
+            let key = match &rule.key {
+                Some(t) => render(t, &subject, &captures, &rule.name, 0),
+                None => {
+                    let summary = match &rule.summary {
+                        Some(t) => render(t, &subject, &captures, &rule.name, 0),
+                        None => default_summary(&event.message),
+                    };
+                    default_key(&rule.name, &event.host, &summary)
+                }
+            };
+            self.captures = captures;
+            let detail = format!(
+                "event {} matched clear_when of rule {}",
+                event.id, rule.name
+            );
+            self.clear(&key, event.received_at_ns, BY_RULES, "cleared", detail);
+        }
+    }
+
+    fn observe_expectations(&mut self, rules: &RuleSet, event: &Event) {
+        let at = event.received_at_ns;
+        for &index in rules.expect_rules() {
+            let rule = rules.rule(index);
+            let Some(expect) = &rule.expect else { continue };
+            let subject = Subject {
+                event,
+                category: rule.category.as_deref(),
+            };
+            self.captures.clear();
+            if !expect.when.matches(&subject, &mut self.captures) {
+                continue;
+            }
+            let host = match &expect.hosts {
+                Some(hosts) => match hosts.iter().find(|h| h.eq_ignore_ascii_case(&event.host)) {
+                    Some(listed) => listed.clone(),
+                    None => continue,
+                },
+                None => event.host.clone(),
+            };
+            let limit = self.options.max_expected_hosts;
+            let state = self
+                .expects
+                .entry(rule.name.clone())
+                .or_insert_with(|| ExpectState {
+                    armed_ns: at,
+                    checked_until_ns: at,
+                    hosts: BTreeMap::new(),
+                });
+            if !state.hosts.contains_key(&host) && state.hosts.len() >= limit {
+                continue;
+            }
+            let seen = state.hosts.entry(host.clone()).or_default();
+            seen.last_ns = Some(seen.last_ns.map_or(at, |t| t.max(at)));
+            self.windows_dirty = true;
+            let key = expect_key(rule, &host);
+            let detail = format!("event {} arrived from {host}", event.id);
+            self.clear(&key, at, BY_RULES, "cleared", detail);
+        }
+    }
+
+    /// Time-driven work: due expectations, expired alerts, ended maintenance windows, gauges.
+    pub fn tick(&mut self, rules: &RuleSet, now_ns: i64) {
+        self.arm_expectations(rules, now_ns);
+        self.check_expectations(rules, now_ns);
+        self.expire_alerts(now_ns);
+        self.end_maintenance(now_ns);
+        self.update_gauges();
+    }
+
+    /// Starts the clock of `expect` rules with a host list, so a host that never reports at
+    /// all is noticed too.
+    fn arm_expectations(&mut self, rules: &RuleSet, now_ns: i64) {
+        for &index in rules.expect_rules() {
+            let rule = rules.rule(index);
+            if !self.expects.contains_key(&rule.name) {
+                self.expects.insert(
+                    rule.name.clone(),
+                    ExpectState {
+                        armed_ns: now_ns,
+                        checked_until_ns: now_ns,
+                        hosts: BTreeMap::new(),
+                    },
+                );
+                self.windows_dirty = true;
+            }
+        }
+    }
+
+    fn check_expectations(&mut self, rules: &RuleSet, now_ns: i64) {
+        let mut due: Vec<(usize, String, String)> = Vec::new();
+        for &index in rules.expect_rules() {
+            let rule = rules.rule(index);
+            let Some(expect) = &rule.expect else { continue };
+            let Some(state) = self.expects.get_mut(&rule.name) else {
+                continue;
+            };
+            if let Some(hosts) = &expect.hosts {
+                for host in hosts {
+                    state.hosts.entry(host.clone()).or_default();
+                }
+            }
+            match &expect.schedule {
+                ExpectSchedule::Every(every) => {
+                    let every = duration_ns(*every);
+                    for (host, seen) in state.hosts.iter_mut() {
+                        let since = seen.last_ns.unwrap_or(state.armed_ns);
+                        if now_ns - since >= every && seen.raised_for != Some(since) {
+                            seen.raised_for = Some(since);
+                            let human = humantime::format_duration(Duration::from_nanos(
+                                every.max(0) as u64,
+                            ));
+                            due.push((index, host.clone(), format!("nothing within {human}")));
+                        }
+                    }
+                }
+                ExpectSchedule::Daily {
+                    from,
+                    to,
+                    timezone,
+                    days,
+                } => {
+                    let Some(window) =
+                        last_ended_window(now_ns, *from, *to, *timezone, days.as_deref())
+                    else {
+                        continue;
+                    };
+                    if window.end_ns <= state.checked_until_ns {
+                        continue;
+                    }
+                    state.checked_until_ns = window.end_ns;
+                    for (host, seen) in state.hosts.iter() {
+                        if seen.last_ns.is_none_or(|t| t < window.start_ns) {
+                            due.push((
+                                index,
+                                host.clone(),
+                                format!("nothing between {from} and {to} ({timezone})"),
+                            ));
+                        }
+                    }
+                }
+            }
+            self.windows_dirty = true;
+        }
+        for (index, host, detail) in due {
+            self.raise_expectation(rules, index, &host, detail, now_ns);
+        }
+    }
+
+    fn raise_expectation(
+        &mut self,
+        rules: &RuleSet,
+        index: usize,
+        host: &str,
+        detail: String,
+        now_ns: i64,
+    ) {
+        let rule = rules.rule(index);
+        let event = placeholder_event(host, now_ns);
+        let subject = Subject {
+            event: &event,
+            category: rule.category.as_deref(),
+        };
+        let summary = match &rule.summary {
+            Some(t) => render(t, &subject, &Captures::new(), &rule.name, 0),
+            None => format!(
+                "No event matching rule {} from {host} ({detail})",
+                rule.name
+            ),
+        };
+        let key = expect_key(rule, host);
+        self.raise_or_fold(
+            rules,
+            Raise {
+                rule: &rule.name,
+                key,
+                level: rule.level.unwrap_or(Level::Warning),
+                category: rule.category.as_deref(),
+                host,
+                summary,
+                expire_after: rule.expire_after,
+                event: Some(&event),
+                count: 0,
+                event_ids: &[],
+                at_ns: now_ns,
+            },
+        );
+    }
+
+    fn expire_alerts(&mut self, now_ns: i64) {
+        let expired: Vec<String> = self
+            .active
+            .values()
+            .filter(|a| {
+                a.expire_after_ms.is_some_and(|ms| {
+                    now_ns.saturating_sub(a.touched_ns) >= (ms as i64).saturating_mul(1_000_000)
+                })
+            })
+            .map(|a| a.key.clone())
+            .collect();
+        for key in expired {
+            self.clear(
+                &key,
+                now_ns,
+                BY_RULES,
+                "expired",
+                "expire_after elapsed".into(),
+            );
+        }
+    }
+
+    fn end_maintenance(&mut self, now_ns: i64) {
+        let ended: Vec<String> = self
+            .api_windows
+            .iter()
+            .filter(|w| w.end_ns <= now_ns)
+            .map(|w| w.id.clone())
+            .collect();
+        for id in ended {
+            if let Err(error) = self.remove_maintenance(&id) {
+                warn!(%error, %id, "Could not remove an ended maintenance window.");
+            }
+        }
+    }
+
+    fn update_gauges(&self) {
+        let mut open = [0i64; 4];
+        for alert in self.active.values() {
+            if alert.state == AlertState::Open {
+                open[alert.level.code() as usize] += 1;
+            }
+        }
+        let gauge = &metrics().alerts_open;
+        for level in Level::ALL.into_iter().filter(|l| *l != Level::None) {
+            gauge
+                .with_label_values(&[level.as_str()])
+                .set(open[level.code() as usize]);
+        }
+    }
+
+    /// Maintenance windows from the rule files and the API.
+    pub fn maintenance_windows(&self, rules: &RuleSet) -> Vec<Maintenance> {
+        rules
+            .maintenance()
+            .iter()
+            .chain(&self.api_windows)
+            .cloned()
+            .collect()
+    }
+
+    /// Adds a window made through the API (its id is assigned here) and persists it.
+    pub fn add_maintenance(&mut self, mut window: Maintenance) -> Result<Maintenance, StoreError> {
+        let next = self
+            .api_windows
+            .iter()
+            .filter_map(|w| w.id.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        window.id = next.to_string();
+        if let Some(p) = &self.persistence {
+            let bytes = serde_json::to_vec(&window).unwrap_or_default();
+            p.maintenance.put(&window.id, &bytes)?;
+        }
+        self.api_windows.push(window.clone());
+        Ok(window)
+    }
+
+    /// Removes an API window; false if there is none with that id.
+    pub fn remove_maintenance(&mut self, id: &str) -> Result<bool, StoreError> {
+        let before = self.api_windows.len();
+        self.api_windows.retain(|w| w.id != id);
+        if self.api_windows.len() == before {
+            return Ok(false);
+        }
+        if let Some(p) = &self.persistence {
+            p.maintenance.remove(id)?;
+        }
+        Ok(true)
+    }
+
+    /// Why a new alert would be suppressed: a maintenance window or an inhibiting alert.
+    fn suppression(&self, rules: &RuleSet, raise: &Raise<'_>) -> Option<(&'static str, String)> {
+        let covering = rules
+            .maintenance()
+            .iter()
+            .chain(&self.api_windows)
+            .find(|w| w.covers(raise.at_ns, raise.host, raise.category, raise.rule));
+        if let Some(window) = covering {
+            return Some((
+                "maintenance",
+                format!("maintenance window {:?}", window.name),
+            ));
+        }
+        for &index in rules.inhibit_rules() {
+            let parent = rules.rule(index);
+            let Some(inhibit) = &parent.inhibit else {
+                continue;
+            };
+            if parent.name == raise.rule
+                || !inhibit
+                    .hosts
+                    .iter()
+                    .any(|g| crate::rules::glob_match(g, raise.host))
+            {
+                continue;
+            }
+            if let (Some(when), Some(event)) = (&inhibit.when, raise.event) {
+                let subject = Subject {
+                    event,
+                    category: raise.category,
+                };
+                if !when.matches(&subject, &mut Captures::new()) {
+                    continue;
+                }
+            }
+            let inhibiting = self.active.values().find(|a| {
+                a.rule == parent.name
+                    && matches!(
+                        a.state,
+                        AlertState::Open | AlertState::Acked | AlertState::Snoozed
+                    )
+            });
+            if let Some(alert) = inhibiting {
+                return Some((
+                    "inhibited",
+                    format!(
+                        "inhibited by alert {} ({}) on {}",
+                        alert.id, alert.rule, alert.host
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    fn raise_or_fold(&mut self, rules: &RuleSet, raise: Raise<'_>) {
+        if let Some(&id) = self.by_key.get(&raise.key) {
+            self.fold_into(rules, id, &raise);
+            return;
+        }
+        if self.active.len() >= self.options.max_active {
+            self.overflow(rules, raise);
+            return;
+        }
+        let suppressed = self.suppression(rules, &raise);
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut alert = Alert {
+            id,
+            key: raise.key.clone(),
+            rule: raise.rule.to_string(),
+            state: AlertState::Open,
+            level: raise.level,
+            category: raise.category.map(str::to_string),
+            host: raise.host.to_string(),
+            summary: raise.summary.clone(),
+            count: raise.count,
+            first_seen_ns: raise.at_ns,
+            last_seen_ns: raise.at_ns,
+            event_ids: raise
+                .event_ids
+                .iter()
+                .copied()
+                .take(super::MAX_EVENT_IDS)
+                .collect(),
+            history: Vec::new(),
+            expire_after_ms: raise.expire_after.map(|d| d.as_millis() as u64),
+            touched_ns: raise.at_ns,
+        };
+        alert.record(
+            raise.at_ns,
+            BY_RULES,
+            "raised",
+            Some(format!("rule {}", raise.rule)),
+        );
+        let kind = match suppressed {
+            Some((reason, detail)) => {
+                alert.state = AlertState::Suppressed;
+                alert.record(raise.at_ns, BY_RULES, "suppressed", Some(detail));
+                metrics()
+                    .alerts_suppressed
+                    .with_label_values(&[reason])
+                    .inc();
+                ChangeKind::Suppressed
+            }
+            None => ChangeKind::Raised,
+        };
+        metrics()
+            .alerts_raised
+            .with_label_values(&[raise.level.as_str()])
+            .inc();
+        self.by_key.insert(alert.key.clone(), id);
+        self.note(kind, raise.at_ns, &alert);
+        self.active.insert(id, alert);
+        self.dirty.insert(id);
+    }
+
+    fn fold_into(&mut self, rules: &RuleSet, id: u64, raise: &Raise<'_>) {
+        let reopen = {
+            let Some(alert) = self.active.get(&id) else {
+                return;
+            };
+            alert.state == AlertState::Suppressed && self.suppression(rules, raise).is_none()
+        };
+        let journal = self.options.journal;
+        let Some(alert) = self.active.get_mut(&id) else {
+            return;
+        };
+        alert.count += raise.count.saturating_sub(1);
+        if raise.count == 0 {
+            alert.touched_ns = alert.touched_ns.max(raise.at_ns);
+            alert.last_seen_ns = alert.last_seen_ns.max(raise.at_ns);
+        } else {
+            for event_id in raise.event_ids.iter().rev() {
+                alert.event_ids.insert(0, *event_id);
+            }
+            alert.event_ids.truncate(super::MAX_EVENT_IDS);
+            alert.fold(None, raise.at_ns);
+        }
+        if raise.level > alert.level {
+            alert.level = raise.level;
+        }
+        if reopen {
+            alert.state = AlertState::Open;
+            alert.record(
+                raise.at_ns,
+                BY_RULES,
+                "reopened",
+                Some("no longer suppressed".into()),
+            );
+        }
+        self.dirty.insert(id);
+        if journal {
+            let snapshot = alert.clone();
+            self.note(ChangeKind::Folded, raise.at_ns, &snapshot);
+        }
+    }
+
+    /// Folds `raise` into its rule's overflow alert (made even beyond the limit: one per rule).
+    fn overflow(&mut self, rules: &RuleSet, raise: Raise<'_>) {
+        metrics().alerts_overflow.inc();
+        let key = format!("{}|overflow", raise.rule);
+        if !self.by_key.contains_key(&key) {
+            warn!(
+                rule = raise.rule,
+                limit = self.options.max_active,
+                "Too many active alerts; this rule's new alerts fold into one overflow alert."
+            );
+        }
+        let summary = format!(
+            "More than {} active alerts: new alerts of rule {} are folded here",
+            self.options.max_active, raise.rule
+        );
+        let overflow = Raise {
+            key,
+            summary,
+            host: "trapline",
+            ..raise
+        };
+        if let Some(&id) = self.by_key.get(&overflow.key) {
+            self.fold_into(rules, id, &overflow);
+        } else {
+            let limit = self.options.max_active;
+            self.options.max_active = usize::MAX;
+            self.raise_or_fold(rules, overflow);
+            self.options.max_active = limit;
+        }
+    }
+
+    /// Clears the active alert with `key`, if any.
+    fn clear(&mut self, key: &str, at_ns: i64, by: &str, action: &str, detail: String) {
+        let Some(id) = self.by_key.remove(key) else {
+            return;
+        };
+        let Some(mut alert) = self.active.remove(&id) else {
+            return;
+        };
+        alert.state = AlertState::Cleared;
+        alert.record(at_ns, by, action, Some(detail));
+        self.dirty.remove(&id);
+        self.note(ChangeKind::Cleared, at_ns, &alert);
+        self.finished.push(alert);
+    }
+
+    fn note(&mut self, kind: ChangeKind, at_ns: i64, alert: &Alert) {
+        if self.options.journal {
+            self.journal.push(Change {
+                kind,
+                at_ns,
+                alert: alert.clone(),
+            });
+        }
+    }
+
+    /// Writes what changed since the last call (alerts at once, windows at most every second).
+    pub fn persist(&mut self, now_ns: i64) -> Result<(), StoreError> {
+        let Some(p) = &self.persistence else {
+            self.dirty.clear();
+            self.finished.clear();
+            return Ok(());
+        };
+        if !self.dirty.is_empty() || !self.finished.is_empty() {
+            let mut puts: Vec<(String, Vec<u8>)> = Vec::new();
+            for id in self.dirty.drain() {
+                if let Some(alert) = self.active.get(&id) {
+                    puts.push((
+                        record_key(id),
+                        serde_json::to_vec(alert).unwrap_or_default(),
+                    ));
+                }
+            }
+            for alert in self.finished.drain(..) {
+                puts.push((
+                    record_key(alert.id),
+                    serde_json::to_vec(&alert).unwrap_or_default(),
+                ));
+            }
+            p.alerts.apply_batch(puts, std::iter::empty())?;
+        }
+        if self.windows_dirty && now_ns - self.windows_written_ns >= WINDOWS_EVERY_NS {
+            let windows = Windows {
+                thresholds: self
+                    .thresholds
+                    .iter()
+                    .map(|((rule, group), w)| {
+                        (rule.clone(), group.clone(), w.iter().copied().collect())
+                    })
+                    .collect(),
+                expects: self
+                    .expects
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            };
+            p.windows
+                .put("windows", &serde_json::to_vec(&windows).unwrap_or_default())?;
+            self.windows_dirty = false;
+            self.windows_written_ns = now_ns;
+        }
+        Ok(())
+    }
+
+    /// Writes everything now (graceful stop).
+    pub fn persist_all(&mut self) -> Result<(), StoreError> {
+        self.windows_written_ns = i64::MIN / 2;
+        self.persist(i64::MAX / 2)
+    }
+}
+
+/// Everything needed to raise or fold one alert.
+struct Raise<'a> {
+    rule: &'a str,
+    key: String,
+    level: Level,
+    category: Option<&'a str>,
+    host: &'a str,
+    summary: String,
+    expire_after: Option<Duration>,
+    event: Option<&'a Event>,
+    /// Events this raise adds (0 for expectations, which have no event).
+    count: u64,
+    event_ids: &'a [EventId],
+    at_ns: i64,
+}
+
+/// Longest summary taken from a message when the rule has no `summary`.
+const MAX_DEFAULT_SUMMARY: usize = 300;
+
+fn default_summary(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("").trim();
+    match line.char_indices().nth(MAX_DEFAULT_SUMMARY) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+/// The contract's default dedup key: rule + host + summary.
+fn default_key(rule: &str, host: &str, summary: &str) -> String {
+    format!("{rule}|{host}|{summary}")
+}
+
+fn expect_key(rule: &Rule, host: &str) -> String {
+    match &rule.key {
+        Some(t) => {
+            let event = placeholder_event(host, 0);
+            let subject = Subject {
+                event: &event,
+                category: rule.category.as_deref(),
+            };
+            render(t, &subject, &Captures::new(), &rule.name, 0)
+        }
+        None => format!("{}|{host}|expect", rule.name),
+    }
+}
+
+/// The event an expectation's templates are rendered against: only the host is known.
+fn placeholder_event(host: &str, at_ns: i64) -> Event {
+    let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+    Event::with_host(
+        at_ns,
+        nowhere,
+        Transport::Udp,
+        EventKind::Syslog,
+        host.to_string(),
+    )
+}
+
+fn render(
+    template: &crate::rules::Template,
+    subject: &Subject<'_>,
+    captures: &Captures,
+    rule: &str,
+    count: u64,
+) -> String {
+    let mut out = String::new();
+    let count = count.to_string();
+    template.render(
+        subject,
+        captures,
+        &[("rule", rule), ("count", &count)],
+        &mut out,
+    );
+    out
+}
+
+fn duration_ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}

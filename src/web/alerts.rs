@@ -1,0 +1,288 @@
+//! `/api/v1/alerts` and `/api/v1/maintenance`.
+//!
+//! Alerts are read from the store (the engine writes every change within ~100 ms); maintenance
+//! windows are changed through the alert engine, which persists them and applies them to the
+//! next alert at once.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::accounts::{Role, User};
+use crate::alerts::{AlertJson, AlertQuery, AlertState};
+use crate::event::{Level, format_ns};
+use crate::pipeline::lock;
+use crate::rules::{Maintenance, parse_instant};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
+/// Routes (mounted under `/api/v1`, behind the token check).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/alerts", get(list_alerts))
+        .route("/alerts/{id}", get(get_alert))
+        .route(
+            "/maintenance",
+            get(list_maintenance)
+                .post(create_maintenance)
+                .delete(delete_maintenance_by_query),
+        )
+        .route("/maintenance/{id}", delete(delete_maintenance))
+}
+
+/// Query string of `GET /api/v1/alerts`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsParams {
+    /// One state or a comma-separated list (`open,acked`).
+    pub state: Option<String>,
+    pub level: Option<String>,
+    pub host: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// Response of `GET /api/v1/alerts`.
+#[derive(Debug, Serialize)]
+pub struct AlertsPage {
+    pub alerts: Vec<AlertJson>,
+    pub next_cursor: Option<String>,
+}
+
+impl AlertsParams {
+    fn to_query(&self) -> Result<AlertQuery, ApiError> {
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let states = match nonempty(&self.state) {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|s| {
+                    AlertState::parse(s.trim()).ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "state: {s:?} is not one of open, acked, snoozed, suppressed, cleared, archived, deleted"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let level = nonempty(&self.level)
+            .map(|l| {
+                Level::parse(&l).ok_or_else(|| {
+                    ApiError::BadRequest("level: expected critical, warning, low or none".into())
+                })
+            })
+            .transpose()?;
+        let before_id = nonempty(&self.cursor)
+            .map(|c| {
+                c.parse::<u64>().map_err(|_| {
+                    ApiError::BadRequest("cursor: not a cursor from next_cursor".into())
+                })
+            })
+            .transpose()?;
+        Ok(AlertQuery {
+            states,
+            level,
+            host: nonempty(&self.host),
+            before_id,
+            limit: self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        })
+    }
+}
+
+async fn list_alerts(
+    State(state): State<AppState>,
+    params: Result<Query<AlertsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<AlertsPage>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let query = params.to_query()?;
+    let store = state.store.clone();
+    let page = tokio::task::spawn_blocking(move || query.run(&store))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(AlertsPage {
+        alerts: page.alerts.iter().map(|a| a.to_json()).collect(),
+        next_cursor: page.next_cursor.map(|id| id.to_string()),
+    }))
+}
+
+async fn get_alert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AlertJson>, ApiError> {
+    let id: u64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let store = state.store.clone();
+    let alert = tokio::task::spawn_blocking(move || crate::alerts::get(&store, id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    alert.map(|a| Json(a.to_json())).ok_or(ApiError::NotFound)
+}
+
+/// A maintenance window in the API.
+#[derive(Debug, Serialize)]
+pub struct MaintenanceJson {
+    pub id: String,
+    pub name: String,
+    pub start: String,
+    pub end: String,
+    pub hosts: Vec<String>,
+    pub categories: Vec<String>,
+    pub rules: Vec<String>,
+    /// `file` for windows from rule files (change them there), `api` otherwise.
+    pub origin: &'static str,
+    pub created_by: Option<String>,
+    pub active: bool,
+}
+
+impl MaintenanceJson {
+    fn from(window: &Maintenance, now_ns: i64) -> MaintenanceJson {
+        MaintenanceJson {
+            id: window.id.clone(),
+            name: window.name.clone(),
+            start: format_ns(window.start_ns),
+            end: format_ns(window.end_ns),
+            hosts: window.hosts.clone(),
+            categories: window.categories.clone(),
+            rules: window.rules.clone(),
+            origin: if window.id.starts_with("file:") {
+                "file"
+            } else {
+                "api"
+            },
+            created_by: window.created_by.clone(),
+            active: (window.start_ns..window.end_ns).contains(&now_ns),
+        }
+    }
+}
+
+/// Body of `POST /api/v1/maintenance`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMaintenance {
+    pub name: String,
+    pub start: String,
+    pub end: String,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub rules: Vec<String>,
+}
+
+/// Longest accepted name and scope lists: everything from a client is bounded.
+const MAX_NAME: usize = 200;
+const MAX_SCOPE: usize = 1000;
+
+async fn list_maintenance(State(state): State<AppState>) -> Json<Vec<MaintenanceJson>> {
+    let rules = state.rules.current();
+    let now = crate::event::now_ns();
+    let windows = lock(&state.alerts).maintenance_windows(&rules);
+    Json(
+        windows
+            .iter()
+            .map(|w| MaintenanceJson::from(w, now))
+            .collect(),
+    )
+}
+
+fn may_change_maintenance(user: &User) -> Result<(), ApiError> {
+    match user.role {
+        Role::Admin | Role::Operator | Role::Oncall => Ok(()),
+        Role::Manager | Role::Viewer => Err(ApiError::Forbidden),
+    }
+}
+
+async fn create_maintenance(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    body: Result<Json<NewMaintenance>, axum::extract::rejection::JsonRejection>,
+) -> Result<(axum::http::StatusCode, Json<MaintenanceJson>), ApiError> {
+    may_change_maintenance(&user)?;
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(ApiError::BadRequest(format!(
+            "name: 1 to {MAX_NAME} characters"
+        )));
+    }
+    if body.hosts.len() + body.categories.len() + body.rules.len() > MAX_SCOPE {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_SCOPE} hosts, categories and rules"
+        )));
+    }
+    let start =
+        parse_instant(&body.start).map_err(|e| ApiError::BadRequest(format!("start: {e}")))?;
+    let end = parse_instant(&body.end).map_err(|e| ApiError::BadRequest(format!("end: {e}")))?;
+    if end <= start {
+        return Err(ApiError::BadRequest("end must be after start".into()));
+    }
+    let window = Maintenance {
+        id: String::new(),
+        name: name.to_string(),
+        start_ns: start,
+        end_ns: end,
+        hosts: body.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+        categories: body.categories,
+        rules: body.rules,
+        created_by: Some(user.name.clone()),
+    };
+    let alerts = state.alerts.clone();
+    let created = tokio::task::spawn_blocking(move || lock(&alerts).add_maintenance(window))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    tracing::info!(id = %created.id, name = %created.name, by = %user.name, "Maintenance window created.");
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(MaintenanceJson::from(&created, crate::event::now_ns())),
+    ))
+}
+
+/// `?id=` of `DELETE /api/v1/maintenance`.
+#[derive(Debug, Deserialize)]
+pub struct MaintenanceId {
+    pub id: String,
+}
+
+async fn delete_maintenance_by_query(
+    state: State<AppState>,
+    user: Extension<User>,
+    Query(MaintenanceId { id }): Query<MaintenanceId>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    delete_maintenance(state, user, Path(id)).await
+}
+
+async fn delete_maintenance(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(id): Path<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    may_change_maintenance(&user)?;
+    if id.starts_with("file:") {
+        return Err(ApiError::BadRequest(
+            "this window comes from a rule file; remove it there".into(),
+        ));
+    }
+    let alerts = state.alerts.clone();
+    let id_for_log = id.clone();
+    let removed = tokio::task::spawn_blocking(move || lock(&alerts).remove_maintenance(&id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if removed {
+        tracing::info!(id = %id_for_log, by = %user.name, "Maintenance window removed.");
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
