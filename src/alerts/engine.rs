@@ -227,6 +227,11 @@ impl AlertEngine {
         if !rules.clear_rules().is_empty() {
             self.observe_clears(rules, event);
         }
+        for &index in &verdict.counted_by {
+            if verdict.rule != Some(index) {
+                self.observe_threshold(rules, rules.rule(index), event, verdict);
+            }
+        }
         let rule = verdict.rule.map(|i| rules.rule(i));
         if let Some(rule) = rule {
             if rule.action != crate::rules::Action::Alert {
@@ -279,7 +284,7 @@ impl AlertEngine {
         let Some(threshold) = &rule.threshold else {
             return;
         };
-        let category = rules.category_of(verdict);
+        let category = rule.category.as_deref().or(rules.category_of(verdict));
         let subject = Subject { event, category };
         let group = threshold.by.as_ref().map_or_else(String::new, |by| {
             render(by, &subject, &verdict.captures, &rule.name, 0)

@@ -184,6 +184,9 @@ pub struct Verdict {
     /// Named captures of every matching rule's regexes.
     pub captures: Captures,
     pub drop: bool,
+    /// Threshold rules with `continue = true` that matched before the deciding rule: they
+    /// count the event too (e.g. "flapping" on top of the link-down alert).
+    pub counted_by: Vec<usize>,
 }
 
 /// Reusable buffers for [`RuleSet::qualify`] (one per evaluating thread).
@@ -267,8 +270,10 @@ impl RuleSet {
     }
 
     /// Runs `event` through the rules in order: every matching rule sets what it has (level,
-    /// category) and the first matching rule without `continue = true` ends the pass. A
-    /// threshold rule's level is the level of its alert, not of each event.
+    /// category) and the first matching rule without `continue = true` ends the pass; the last
+    /// matching rule decides about the alert. A threshold rule's level is the level of its
+    /// alert, not of each event; a threshold rule with `continue = true` counts the event and
+    /// lets later rules decide the rest.
     pub fn qualify(&self, event: &mut Event, scratch: &mut Scratch) -> Verdict {
         self.prefilter
             .candidates(event, &mut scratch.candidates, &mut scratch.lowered);
@@ -298,6 +303,9 @@ impl RuleSet {
             }
             if !rule.continue_ {
                 break;
+            }
+            if rule.threshold.is_some() {
+                verdict.counted_by.push(index);
             }
         }
         verdict
