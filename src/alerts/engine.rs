@@ -675,12 +675,7 @@ impl AlertEngine {
             let Some(inhibit) = &parent.inhibit else {
                 continue;
             };
-            if parent.name == raise.rule
-                || !inhibit
-                    .hosts
-                    .iter()
-                    .any(|g| crate::rules::glob_match(g, raise.host))
-            {
+            if parent.name == raise.rule || !inhibit.hosts.iter().any(|g| g.matches(raise.host)) {
                 continue;
             }
             if let (Some(when), Some(event)) = (&inhibit.when, raise.event) {
@@ -1004,4 +999,362 @@ fn render(
 
 fn duration_ns(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Scratch, load_texts};
+
+    const S: i64 = 1_000_000_000;
+
+    struct Bench {
+        rules: RuleSet,
+        engine: AlertEngine,
+        scratch: Scratch,
+        next_id: u64,
+    }
+
+    impl Bench {
+        fn new(text: &str) -> Bench {
+            Bench::with(text, EngineOptions::default())
+        }
+
+        fn with(text: &str, options: EngineOptions) -> Bench {
+            Bench {
+                rules: load_texts([("t.toml", text)]).unwrap(),
+                engine: AlertEngine::in_memory(EngineOptions {
+                    journal: true,
+                    ..options
+                }),
+                scratch: Scratch::default(),
+                next_id: 1,
+            }
+        }
+
+        fn event(&mut self, at: i64, host: &str, app: &str, severity: u8, message: &str) -> u64 {
+            let mut e = Event::with_host(
+                at * S,
+                "192.0.2.1:514".parse().unwrap(),
+                Transport::Udp,
+                EventKind::Syslog,
+                host.into(),
+            );
+            e.app = Some(app.into());
+            e.severity = Some(severity);
+            e.level = crate::normalize::LevelTable::default().level_for(Some(severity));
+            e.message = message.into();
+            let verdict = self.rules.qualify(&mut e, &mut self.scratch);
+            if verdict.drop {
+                return 0;
+            }
+            e.id = self.next_id;
+            self.next_id += 1;
+            self.engine.observe(&self.rules, &e, &verdict);
+            e.id
+        }
+
+        fn tick(&mut self, at: i64) {
+            self.engine.tick(&self.rules, at * S);
+        }
+
+        fn changes(&mut self) -> Vec<(ChangeKind, String, u64)> {
+            self.engine
+                .take_journal()
+                .into_iter()
+                .filter(|c| c.kind != ChangeKind::Folded)
+                .map(|c| (c.kind, c.alert.summary, c.alert.count))
+                .collect()
+        }
+
+        fn only_active(&self) -> Alert {
+            let active: Vec<&Alert> = self.engine.active().collect();
+            assert_eq!(active.len(), 1, "{active:#?}");
+            active[0].clone()
+        }
+    }
+
+    #[test]
+    fn same_key_folds_newest_ids_first_and_other_keys_raise() {
+        let mut b = Bench::new(
+            "[[rule]]\nname = \"err\"\nwhen = 'severity <= 4'\nsummary = \"{app} failed\"\n",
+        );
+        let first = b.event(1, "h1", "cron", 3, "x");
+        let second = b.event(2, "h1", "cron", 3, "y");
+        b.event(3, "h2", "cron", 3, "z");
+        let changes = b.changes();
+        assert_eq!(changes.len(), 2, "{changes:?}");
+        let alert = b.engine.active_by_key("err|h1|cron failed").unwrap();
+        assert_eq!((alert.count, alert.level), (2, Level::Low));
+        assert_eq!(alert.event_ids, vec![second, first]);
+        assert_eq!((alert.first_seen_ns, alert.last_seen_ns), (S, 2 * S));
+        assert_eq!(alert.history[0].action, "raised");
+    }
+
+    #[test]
+    fn threshold_slides_its_window_and_raises_once_per_group() {
+        let mut b = Bench::new(
+            r#"
+[[rule]]
+name = "brute"
+when = 'app == "sshd" and message =~ "from (?P<ip>\\S+)"'
+threshold = { count = 3, within = "10s", by = "{ip}" }
+level = "critical"
+summary = "{count} failures from {ip}"
+"#,
+        );
+        b.event(0, "h", "sshd", 6, "fail from 1.1.1.1");
+        b.event(5, "h", "sshd", 6, "fail from 1.1.1.1");
+        b.event(11, "h", "sshd", 6, "fail from 1.1.1.1"); // the first left the window
+        b.event(12, "h", "sshd", 6, "fail from 2.2.2.2");
+        assert!(b.changes().is_empty());
+        b.event(13, "h", "sshd", 6, "fail from 1.1.1.1");
+        b.event(14, "h", "sshd", 6, "fail from 1.1.1.1");
+        assert_eq!(
+            b.changes(),
+            vec![(ChangeKind::Raised, "3 failures from 1.1.1.1".into(), 3)]
+        );
+        let alert = b.only_active();
+        assert_eq!(
+            (alert.count, alert.level, alert.event_ids.len()),
+            (4, Level::Critical, 4)
+        );
+    }
+
+    #[test]
+    fn clear_when_clears_the_alert_with_the_same_key_only() {
+        let mut b = Bench::new(
+            r#"
+[[rule]]
+name = "link"
+when = 'message =~ "(?P<port>\\S+) down"'
+clear_when = 'message =~ "(?P<port>\\S+) up"'
+key = "{host}/{port}"
+level = "warning"
+"#,
+        );
+        b.event(1, "sw1", "ifmgr", 5, "Gi0/1 down");
+        b.event(2, "sw1", "ifmgr", 5, "Gi0/2 down");
+        b.event(3, "sw1", "ifmgr", 5, "Gi0/1 up");
+        b.event(4, "sw2", "ifmgr", 5, "Gi0/2 up");
+        let kinds: Vec<ChangeKind> = b.changes().into_iter().map(|c| c.0).collect();
+        assert_eq!(
+            kinds,
+            [ChangeKind::Raised, ChangeKind::Raised, ChangeKind::Cleared]
+        );
+        assert_eq!(b.only_active().key, "sw1/Gi0/2");
+        // A new down after the clear is a new alert.
+        b.event(5, "sw1", "ifmgr", 5, "Gi0/1 down");
+        assert_eq!(b.engine.active().count(), 2);
+    }
+
+    #[test]
+    fn expectations_raise_once_per_miss_and_clear_on_return() {
+        let mut b = Bench::new(
+            r#"
+[[rule]]
+name = "hb"
+expect = { when = 'app == "backup"', every = "10s", hosts = ["db1", "db2"] }
+summary = "no backup from {host}"
+"#,
+        );
+        b.tick(0); // armed
+        b.event(5, "DB1", "backup", 6, "ok");
+        b.tick(9);
+        assert!(b.changes().is_empty());
+        b.tick(10); // db2 never reported: 10 s since arming
+        b.tick(11);
+        assert_eq!(
+            b.changes(),
+            vec![(ChangeKind::Raised, "no backup from db2".into(), 0)]
+        );
+        b.tick(15); // db1: 10 s since its report
+        b.tick(16);
+        assert_eq!(
+            b.changes(),
+            vec![(ChangeKind::Raised, "no backup from db1".into(), 0)]
+        );
+        b.event(17, "db1", "backup", 6, "ok");
+        assert_eq!(
+            b.changes(),
+            vec![(ChangeKind::Cleared, "no backup from db1".into(), 0)]
+        );
+        b.event(18, "db3", "backup", 6, "not listed");
+        b.tick(40);
+        let raised: Vec<String> = b.changes().into_iter().map(|c| c.1).collect();
+        assert_eq!(raised, ["no backup from db1"]); // db2 is still the same open alert
+    }
+
+    #[test]
+    fn daily_windows_are_checked_when_they_end() {
+        let mut b = Bench::new(
+            r#"
+[[rule]]
+name = "nightly"
+expect = { when = 'app == "backup"', between = "01:00-02:00", hosts = ["db1"] }
+"#,
+        );
+        let day = 86_400;
+        let t0 = 1_795_392_000; // 2026-11-23T00:00:00Z
+        b.tick(t0);
+        b.event(t0 + 3600 + 60, "db1", "backup", 6, "ok"); // inside the window
+        b.tick(t0 + 2 * 3600 + 1);
+        assert!(b.changes().is_empty());
+        // Nothing in the next night's window: raised when it ends, cleared when the backup comes.
+        b.tick(t0 + day + 2 * 3600 + 1);
+        b.event(t0 + day + 3 * 3600, "db1", "backup", 6, "late");
+        let kinds: Vec<ChangeKind> = b.changes().into_iter().map(|c| c.0).collect();
+        assert_eq!(kinds, [ChangeKind::Raised, ChangeKind::Cleared]);
+        // Each window is checked once.
+        b.tick(t0 + day + 2 * 3600 + 5);
+        assert!(b.changes().is_empty());
+    }
+
+    #[test]
+    fn maintenance_suppresses_and_the_alert_reopens_after_it() {
+        let mut b = Bench::new(
+            r#"
+[[rule]]
+name = "err"
+when = 'severity <= 3'
+summary = "broken"
+
+[[maintenance]]
+name = "upgrade"
+start = "1970-01-01T00:00:10Z"
+end = "1970-01-01T00:00:20Z"
+hosts = ["db*"]
+"#,
+        );
+        b.event(12, "DB1", "x", 3, "m");
+        b.event(13, "web1", "x", 3, "m");
+        let kinds: Vec<ChangeKind> = b.changes().into_iter().map(|c| c.0).collect();
+        assert_eq!(kinds, [ChangeKind::Suppressed, ChangeKind::Raised]);
+        b.event(15, "db1", "x", 3, "m");
+        let alert = b.engine.active_by_key("err|db1|broken").unwrap().clone();
+        assert_eq!(alert.state, AlertState::Suppressed);
+        b.event(25, "db1", "x", 3, "m");
+        let alert = b.engine.active_by_key("err|db1|broken").unwrap();
+        assert_eq!(alert.state, AlertState::Open);
+        assert_eq!(alert.history.last().unwrap().action, "reopened");
+    }
+
+    #[test]
+    fn an_open_parent_inhibits_children_on_the_listed_hosts() {
+        let mut b = Bench::new(
+            r#"
+[[rule]]
+name = "core"
+when = 'app == "core"'
+level = "critical"
+inhibit = { hosts = ["edge-*"] }
+
+[[rule]]
+name = "edge"
+when = 'app == "edge"'
+level = "warning"
+"#,
+        );
+        b.event(1, "edge-1", "edge", 6, "a");
+        b.event(2, "core-1", "core", 6, "down");
+        b.event(3, "edge-2", "edge", 6, "b");
+        b.event(4, "other", "edge", 6, "c");
+        let kinds: Vec<ChangeKind> = b.changes().into_iter().map(|c| c.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                ChangeKind::Raised,
+                ChangeKind::Raised,
+                ChangeKind::Suppressed,
+                ChangeKind::Raised
+            ]
+        );
+    }
+
+    #[test]
+    fn alerts_expire_after_their_lifetime_without_events() {
+        let mut b = Bench::new(
+            "[[rule]]\nname = \"t\"\nwhen = 'app == \"a\"'\nlevel = \"low\"\nexpire_after = \"10s\"\n",
+        );
+        b.event(0, "h", "a", 6, "x");
+        b.event(8, "h", "a", 6, "x");
+        b.tick(17);
+        assert_eq!(b.engine.active().count(), 1);
+        b.tick(18);
+        assert_eq!(b.engine.active().count(), 0);
+        let last = b.engine.take_journal().pop().unwrap();
+        assert_eq!(last.alert.history.last().unwrap().action, "expired");
+    }
+
+    #[test]
+    fn beyond_the_active_limit_new_alerts_fold_into_one_overflow_alert() {
+        let mut b = Bench::with(
+            "[[rule]]\nname = \"e\"\nwhen = 'severity <= 3'\n",
+            EngineOptions {
+                max_active: 3,
+                ..EngineOptions::default()
+            },
+        );
+        for i in 0..10 {
+            b.event(i, "h", "a", 3, &format!("message {i}"));
+        }
+        assert_eq!(b.engine.active().count(), 4);
+        let overflow = b.engine.active_by_key("e|overflow").unwrap();
+        assert_eq!(overflow.count, 7);
+    }
+
+    #[test]
+    fn alerts_and_windows_survive_reopening_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = load_texts([(
+            "t.toml",
+            "[[rule]]\nname = \"b\"\nwhen = 'app == \"sshd\"'\nthreshold = { count = 3, within = \"1h\" }\n\n[[rule]]\nname = \"e\"\nwhen = 'severity <= 3'\n",
+        )])
+        .unwrap();
+        let mut scratch = Scratch::default();
+        let mut feed = |engine: &mut AlertEngine, id: u64, app: &str, severity: u8| {
+            let mut e = Event::new(
+                id as i64 * S,
+                "192.0.2.1:514".parse().unwrap(),
+                Transport::Udp,
+                EventKind::Syslog,
+            );
+            e.app = Some(app.into());
+            e.severity = Some(severity);
+            e.level = crate::normalize::LevelTable::default().level_for(Some(severity));
+            e.message = "m".into();
+            e.id = id;
+            let v = rules.qualify(&mut e, &mut scratch);
+            engine.observe(&rules, &e, &v);
+        };
+        {
+            let store = Store::open(dir.path(), &crate::store::StoreOptions::default()).unwrap();
+            let mut engine = AlertEngine::open(&store, EngineOptions::default()).unwrap();
+            feed(&mut engine, 1, "cron", 3);
+            feed(&mut engine, 2, "sshd", 6);
+            feed(&mut engine, 3, "sshd", 6);
+            engine.persist_all().unwrap();
+        }
+        let store = Store::open(dir.path(), &crate::store::StoreOptions::default()).unwrap();
+        let mut engine = AlertEngine::open(&store, EngineOptions::default()).unwrap();
+        assert_eq!(engine.active().count(), 1);
+        feed(&mut engine, 4, "cron", 3);
+        feed(&mut engine, 5, "sshd", 6);
+        assert_eq!(
+            engine.active().count(),
+            2,
+            "the third sshd event completes the window"
+        );
+        let folded = engine.active_by_key("e|192.0.2.1|m").unwrap();
+        assert_eq!((folded.id, folded.count), (1, 2));
+        engine.persist_all().unwrap();
+        let page = crate::alerts::AlertQuery {
+            limit: 10,
+            ..Default::default()
+        }
+        .run(&store)
+        .unwrap();
+        assert_eq!(page.alerts.len(), 2);
+        assert!(page.alerts[0].id > page.alerts[1].id, "newest first");
+    }
 }

@@ -735,15 +735,16 @@ impl TrapNameLiteral {
 }
 
 /// A case-insensitive glob (`*` any run, `?` one character), folded once at parse time.
+/// Used for host patterns everywhere (conditions, maintenance windows, inhibition).
 #[derive(Debug, Clone)]
-struct Glob {
+pub struct Glob {
     /// The pattern with every character folded by [`fold`].
     pattern: String,
     has_wildcards: bool,
 }
 
 impl Glob {
-    fn new(pattern: &str) -> Glob {
+    pub fn new(pattern: &str) -> Glob {
         Glob {
             pattern: pattern.chars().map(fold).collect(),
             has_wildcards: pattern.contains(['*', '?']),
@@ -752,7 +753,7 @@ impl Glob {
 
     /// Iterative matching with one backtrack point (the last `*`): linear for the usual
     /// patterns, never recursive.
-    fn matches(&self, text: &str) -> bool {
+    pub fn matches(&self, text: &str) -> bool {
         let pattern = self.pattern.as_str();
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;

@@ -347,7 +347,7 @@ impl FileLoader<'_, '_> {
                 None => None,
             };
             Some(Inhibit {
-                hosts: i.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+                hosts: i.hosts.iter().map(|h| super::Glob::new(h)).collect(),
                 when,
             })
         });
