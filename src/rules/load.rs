@@ -138,7 +138,9 @@ pub fn load_texts<'a>(
     let mut rules = Vec::new();
     let mut maintenance = Vec::new();
     let mut errors = Vec::new();
-    let mut names = std::collections::HashMap::<String, String>::new();
+    // Where each rule name was first defined: (file name, file text, offset), turned into a
+    // position only for a duplicate (computing it for every rule would be quadratic).
+    let mut names = std::collections::HashMap::<String, (&str, &str, usize)>::new();
     for (name, text) in files {
         let mut file = FileLoader {
             name,
@@ -149,14 +151,18 @@ pub fn load_texts<'a>(
         for rule in parsed.rule {
             let at = rule.name.span();
             if let Some(rule) = file.rule(rule) {
-                if let Some(first) = names.get(&rule.name) {
+                if let Some(&(first_file, first_text, offset)) = names.get(&rule.name) {
+                    let (line, col) = crate::config::line_col(first_text, offset);
                     file.error(
                         at,
-                        format!("duplicate rule name {:?} (first in {first})", rule.name),
+                        format!(
+                            "duplicate rule name {:?} (first in {first_file}:{line}:{col})",
+                            rule.name
+                        ),
                     );
                     continue;
                 }
-                names.insert(rule.name.clone(), file.position(at.start));
+                names.insert(rule.name.clone(), (name, text, at.start));
                 rules.push(rule);
             }
         }
@@ -193,11 +199,6 @@ impl FileLoader<'_, '_> {
             col,
             message: message.into(),
         });
-    }
-
-    fn position(&self, offset: usize) -> String {
-        let (line, col) = crate::config::line_col(self.text, offset);
-        format!("{}:{line}:{col}", self.name)
     }
 
     fn parse(&mut self) -> Option<FileToml> {
