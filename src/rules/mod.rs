@@ -46,6 +46,10 @@ pub const DEFAULT_PACK: &[(&str, &str)] = &[
         "30-security.toml",
         include_str!("../../rules/30-security.toml"),
     ),
+    (
+        "40-backup.toml",
+        include_str!("../../rules/40-backup.toml"),
+    ),
 ];
 
 /// What a matching rule does with the event.
