@@ -50,6 +50,10 @@ pub const DEFAULT_PACK: &[(&str, &str)] = &[
         "40-backup.toml",
         include_str!("../../rules/40-backup.toml"),
     ),
+    (
+        "50-cluster.toml",
+        include_str!("../../rules/50-cluster.toml"),
+    ),
 ];
 
 /// What a matching rule does with the event.
