@@ -54,6 +54,10 @@ pub const DEFAULT_PACK: &[(&str, &str)] = &[
         "50-cluster.toml",
         include_str!("../../rules/50-cluster.toml"),
     ),
+    (
+        "60-storage.toml",
+        include_str!("../../rules/60-storage.toml"),
+    ),
 ];
 
 /// What a matching rule does with the event.
