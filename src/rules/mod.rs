@@ -46,10 +46,7 @@ pub const DEFAULT_PACK: &[(&str, &str)] = &[
         "30-security.toml",
         include_str!("../../rules/30-security.toml"),
     ),
-    (
-        "40-backup.toml",
-        include_str!("../../rules/40-backup.toml"),
-    ),
+    ("40-backup.toml", include_str!("../../rules/40-backup.toml")),
     (
         "50-cluster.toml",
         include_str!("../../rules/50-cluster.toml"),
@@ -57,6 +54,10 @@ pub const DEFAULT_PACK: &[(&str, &str)] = &[
     (
         "60-storage.toml",
         include_str!("../../rules/60-storage.toml"),
+    ),
+    (
+        "70-network-cisco.toml",
+        include_str!("../../rules/70-network-cisco.toml"),
     ),
 ];
 
