@@ -33,10 +33,33 @@ use crate::event::{Event, Level};
 use crate::metrics::metrics;
 
 /// The default rule pack shipped in the repository's `rules/` and built into the binary.
-pub const DEFAULT_PACK: &[(&str, &str)] = &[(
-    "00-default.toml",
-    include_str!("../../rules/00-default.toml"),
-)];
+pub const DEFAULT_PACK: &[(&str, &str)] = &[
+    (
+        "00-default.toml",
+        include_str!("../../rules/00-default.toml"),
+    ),
+    (
+        "20-snmp-generic.toml",
+        include_str!("../../rules/20-snmp-generic.toml"),
+    ),
+    (
+        "30-security.toml",
+        include_str!("../../rules/30-security.toml"),
+    ),
+    ("40-backup.toml", include_str!("../../rules/40-backup.toml")),
+    (
+        "50-cluster.toml",
+        include_str!("../../rules/50-cluster.toml"),
+    ),
+    (
+        "60-storage.toml",
+        include_str!("../../rules/60-storage.toml"),
+    ),
+    (
+        "70-network-cisco.toml",
+        include_str!("../../rules/70-network-cisco.toml"),
+    ),
+];
 
 /// What a matching rule does with the event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
