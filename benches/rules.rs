@@ -70,7 +70,14 @@ fn corpus_events() -> Vec<Event> {
         .lines()
         .chain(OPENSSH.lines())
         .filter(|l| !l.trim().is_empty())
-        .map(|l| normalizer.syslog(l.as_bytes(), peer, Transport::Udp, 1_795_392_000_000_000_000))
+        .map(|l| {
+            normalizer.syslog(
+                l.as_bytes(),
+                peer,
+                Transport::Udp,
+                1_795_392_000_000_000_000,
+            )
+        })
         .collect();
     let mibs = MibSet::bundled();
     for text in [

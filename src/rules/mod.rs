@@ -474,6 +474,25 @@ action = "drop"
     }
 
     #[test]
+    fn the_deciding_rule_sees_its_own_captures() {
+        let text = include_str!("../../tests/fixtures/rules/capture-override.toml");
+        let rules = load_texts([("c.toml", text)]).unwrap();
+        let mut e = syslog("app", 5, "login for user alice from 10.0.0.1");
+        let verdict = rules.qualify(&mut e, &mut Scratch::default());
+        let rule = rules.rule(verdict.rule.unwrap());
+        let mut out = String::new();
+        let subject = Subject {
+            event: &e,
+            category: None,
+        };
+        rule.summary
+            .as_ref()
+            .unwrap()
+            .render(&subject, &verdict.captures, &[], &mut out);
+        assert_eq!(out, "from 10.0.0.1");
+    }
+
+    #[test]
     fn prefilter_only_offers_rules_that_can_match_and_keeps_their_order() {
         let mut text = String::new();
         for i in 0..500 {

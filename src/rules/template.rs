@@ -90,7 +90,7 @@ impl Template {
     }
 
     /// Appends the rendered text to `out`. Missing values render as an empty string. `extras`
-    /// are (name, value) pairs; for a name captured twice the first capture is used.
+    /// are (name, value) pairs; for a name captured twice the last capture is used.
     pub fn render(
         &self,
         subject: &Subject<'_>,
@@ -117,9 +117,12 @@ impl Template {
     }
 }
 
+/// The value of capture `name`; the last one wins, so the rule that decides (which matched
+/// last) sees its own captures even when an earlier `continue` rule used the same name.
 fn lookup<'a>(captures: &'a Captures, name: &str) -> &'a str {
     captures
         .iter()
+        .rev()
         .find(|(n, _)| n == name)
         .map_or("", |(_, v)| v.as_str())
 }
