@@ -119,6 +119,12 @@ pub struct IndexHints {
     /// must occur in the message for RE to match, so a multi-literal search can rule messages out
     /// before any regex runs.
     pub message_literals: Option<Vec<String>>,
+    /// From host globs (`host == "edge-*"`): the lower-cased literal text before the first
+    /// wildcard of each pattern; `None` if any pattern starts with a wildcard.
+    pub host_prefixes: Option<Vec<String>>,
+    /// From `severity ==`, `in`, `<`, `<=`, `>`, `>=`: bit `n` set when severity `n` can
+    /// match (an event without a severity cannot).
+    pub severities: Option<u8>,
 }
 
 impl Condition {
@@ -216,6 +222,29 @@ impl IndexHints {
                 &mut self.host,
                 globs.iter().map(|g| g.pattern.clone()).collect(),
             ),
+            Test::Host(globs) if self.host_prefixes.is_none() => {
+                let prefixes: Vec<String> = globs
+                    .iter()
+                    .map(|g| g.pattern.split(['*', '?']).next().unwrap_or("").to_string())
+                    .collect();
+                if prefixes.iter().all(|p| !p.is_empty()) {
+                    self.host_prefixes = Some(prefixes);
+                }
+            }
+            Test::NumberIn {
+                field: NumberField::Severity,
+                mask,
+            } => self.narrow_severities((*mask & 0xff) as u8),
+            Test::Number {
+                field: NumberField::Severity,
+                cmp,
+                value,
+            } => {
+                let mask = (0u8..8)
+                    .filter(|s| cmp.holds(s.cmp(value)))
+                    .fold(0u8, |m, s| m | (1 << s));
+                self.narrow_severities(mask);
+            }
             Test::Regex {
                 field: Field::Message,
                 regex,
@@ -225,6 +254,12 @@ impl IndexHints {
             }
             _ => {}
         }
+    }
+}
+
+impl IndexHints {
+    fn narrow_severities(&mut self, mask: u8) {
+        self.severities = Some(self.severities.unwrap_or(0xff) & mask);
     }
 }
 
@@ -1947,6 +1982,11 @@ mod tests {
                 ..IndexHints::default()
             }
         );
+        let hints = parse(r#"host in ["Web-*", "b?"] and severity <= 2"#).index_hints();
+        assert_eq!(hints.host_prefixes, Some(vec!["web-".into(), "b".into()]));
+        assert_eq!(hints.severities, Some(0b111));
+        let hints = parse(r#"severity in [3, 5] and severity > 3"#).index_hints();
+        assert_eq!(hints.severities, Some(0b10_0000));
         let hints = parse(r#"trap_name in ["IF-MIB::linkDown", "linkUp"]"#).index_hints();
         assert_eq!(
             hints.trap_name,
@@ -1958,8 +1998,7 @@ mod tests {
             r#"app == "sshd" or kind == "syslog""#,
             r#"not app == "sshd""#,
             r#"app != "sshd""#,
-            r#"host == "web-*""#,
-            r#"host in ["a", "b?"]"#,
+            r#"host == "*-web""#,
             r#"kind in ["syslog", "trap"]"#,
             r#"(app == "a" or app == "b") and message =~ "x|y""#,
             r#"message !~ "Failed password""#,

@@ -510,6 +510,10 @@ action = "drop"
         let e = syslog("app7", 4, "disk42 failed, disk7 failed");
         rules.prefilter.candidates(&e, &mut out, &mut lowered);
         let names: Vec<&str> = out.iter().map(|&i| rules.rule(i).name.as_str()).collect();
-        assert_eq!(names, ["app7", "msg7", "msg42", "any"]);
+        assert_eq!(names, ["app7", "msg7", "msg42"]);
+        let e = syslog("other", 0, "all quiet");
+        rules.prefilter.candidates(&e, &mut out, &mut lowered);
+        let names: Vec<&str> = out.iter().map(|&i| rules.rule(i).name.as_str()).collect();
+        assert_eq!(names, ["any"]);
     }
 }

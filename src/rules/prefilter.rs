@@ -3,7 +3,8 @@
 //! With thousands of rules, evaluating every `when` for every event would make the rule count
 //! the cost of ingest. Each rule is filed under the most selective necessary condition its
 //! `when` has (see [`IndexHints`]): a trap name, an app, an exact host, literals its message
-//! regex cannot match without, or at least its kind. An event then looks up only the lists its
+//! regex cannot match without, a host glob's prefix, the severities it accepts, or at least its
+//! kind. An event then looks up only the lists its
 //! own fields select — hash lookups plus one Aho-Corasick scan of the message — and the rules
 //! found are evaluated in file order. Rules without any hint are evaluated for every event.
 
@@ -22,6 +23,9 @@ pub struct Prefilter {
     by_app: FxHashMap<String, Vec<usize>>,
     by_trap_name: FxHashMap<String, Vec<usize>>,
     by_host: FxHashMap<String, Vec<usize>>,
+    /// Host-glob rules by the first (up to) `HOST_PREFIX` characters of the glob's literal prefix.
+    by_host_prefix: FxHashMap<String, Vec<usize>>,
+    by_severity: [Vec<usize>; 8],
     literals: Option<AhoCorasick>,
     /// Rules per literal pattern of `literals`.
     literal_rules: Vec<usize>,
@@ -68,6 +72,15 @@ impl Prefilter {
                 patterns.push(literal);
                 self.literal_rules.push(position);
             }
+        } else if let Some(prefixes) = hints.host_prefixes {
+            let keys = prefixes.iter().map(|p| p.chars().take(HOST_PREFIX).collect());
+            add(&mut self.by_host_prefix, keys.collect());
+        } else if let Some(mask) = hints.severities {
+            for severity in 0..8 {
+                if mask & (1 << severity) != 0 {
+                    self.by_severity[severity].push(position);
+                }
+            }
         } else if let Some(kind) = hints.kind {
             self.by_kind[kind_slot(kind)].push(position);
         } else {
@@ -91,11 +104,22 @@ impl Prefilter {
                 out.extend_from_slice(rules);
             }
         }
-        if !self.by_host.is_empty() {
-            lowered.clear();
-            lowered.extend(event.host.chars().flat_map(char::to_lowercase));
-            if let Some(rules) = self.by_host.get(lowered.as_str()) {
+        if let Some(severity) = event.severity
+            && let Some(rules) = self.by_severity.get(usize::from(severity))
+        {
+            out.extend_from_slice(rules);
+        }
+        if !self.by_host.is_empty() || !self.by_host_prefix.is_empty() {
+            let host = lower_case(&event.host, lowered);
+            if let Some(rules) = self.by_host.get(host) {
                 out.extend_from_slice(rules);
+            }
+            if !self.by_host_prefix.is_empty() {
+                for (at, c) in host.char_indices().take(HOST_PREFIX) {
+                    if let Some(rules) = self.by_host_prefix.get(&host[..at + c.len_utf8()]) {
+                        out.extend_from_slice(rules);
+                    }
+                }
             }
         }
         if let Some(automaton) = &self.literals {
@@ -106,6 +130,20 @@ impl Prefilter {
         out.sort_unstable();
         out.dedup();
     }
+}
+
+/// Characters of a host glob's literal prefix used as its index key: enough to separate
+/// `core-*` from `edge-*`, few enough that three lookups cover every key length.
+const HOST_PREFIX: usize = 3;
+
+/// `host` lower-cased, copied into `buffer` only when it has upper-case characters.
+fn lower_case<'a>(host: &'a str, buffer: &'a mut String) -> &'a str {
+    if host.is_ascii() && !host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return host;
+    }
+    buffer.clear();
+    buffer.extend(host.chars().flat_map(char::to_lowercase));
+    buffer
 }
 
 fn kind_slot(kind: EventKind) -> usize {
