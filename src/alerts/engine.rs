@@ -9,6 +9,7 @@
 //! Every size is bounded: active alerts (beyond `max_active` a rule's new alerts fold into one
 //! overflow alert), threshold groups, expected hosts, and each alert's ids and history.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -119,6 +120,9 @@ struct Persistence {
 const BY_RULES: &str = "trapline";
 /// How often the stateful windows are written (they change with nearly every matching event).
 const WINDOWS_EVERY_NS: i64 = 1_000_000_000;
+/// How often alerts that only folded events are written (new alerts and state changes are
+/// written at the next persist, within ~100 ms).
+const FOLDS_EVERY_NS: i64 = 1_000_000_000;
 
 /// Active alerts and rule state; see the module documentation.
 pub struct AlertEngine {
@@ -127,6 +131,10 @@ pub struct AlertEngine {
     by_key: FxHashMap<String, u64>,
     next_id: u64,
     dirty: FxHashSet<u64>,
+    /// Alerts that only took more events (count, last seen): written at most every
+    /// `FOLDS_EVERY_NS`, because under a flood the same alerts fold thousands of times a second.
+    folded: FxHashSet<u64>,
+    folds_written_ns: i64,
     /// Alerts that left the active set and still have to be written.
     finished: Vec<Alert>,
     thresholds: FxHashMap<(String, String), Window>,
@@ -137,6 +145,10 @@ pub struct AlertEngine {
     journal: Vec<Change>,
     persistence: Option<Persistence>,
     captures: Captures,
+    summary_buffer: String,
+    key_buffer: String,
+    scratch: crate::rules::Scratch,
+    candidates: Vec<usize>,
 }
 
 impl AlertEngine {
@@ -148,6 +160,8 @@ impl AlertEngine {
             by_key: FxHashMap::default(),
             next_id: 1,
             dirty: FxHashSet::default(),
+            folded: FxHashSet::default(),
+            folds_written_ns: 0,
             finished: Vec::new(),
             thresholds: FxHashMap::default(),
             expects: FxHashMap::default(),
@@ -157,6 +171,10 @@ impl AlertEngine {
             journal: Vec::new(),
             persistence: None,
             captures: Captures::new(),
+            summary_buffer: String::new(),
+            key_buffer: String::new(),
+            scratch: crate::rules::Scratch::default(),
+            candidates: Vec::new(),
         }
     }
 
@@ -248,23 +266,31 @@ impl AlertEngine {
         let category = rules.category_of(verdict);
         let subject = Subject { event, category };
         let name = rule.map_or("default", |r| r.name.as_str());
-        let summary = match rule.and_then(|r| r.summary.as_ref()) {
-            Some(template) => render(template, &subject, &verdict.captures, name, 1),
-            None => default_summary(&event.message),
-        };
-        let key = match rule.and_then(|r| r.key.as_ref()) {
-            Some(template) => render(template, &subject, &verdict.captures, name, 1),
-            None => default_key(name, &event.host, &summary),
-        };
+        // Rendered into reused buffers: most events fold into an alert that exists, and then
+        // nothing needs to be allocated.
+        let mut summary = std::mem::take(&mut self.summary_buffer);
+        let mut key = std::mem::take(&mut self.key_buffer);
+        summary.clear();
+        key.clear();
+        match rule.and_then(|r| r.summary.as_ref()) {
+            Some(template) => {
+                render_into(template, &subject, &verdict.captures, name, 1, &mut summary)
+            }
+            None => push_default_summary(&event.message, &mut summary),
+        }
+        match rule.and_then(|r| r.key.as_ref()) {
+            Some(template) => render_into(template, &subject, &verdict.captures, name, 1, &mut key),
+            None => push_default_key(name, &event.host, &summary, &mut key),
+        }
         self.raise_or_fold(
             rules,
             Raise {
                 rule: name,
-                key,
+                key: Cow::Borrowed(&key),
                 level: event.level,
                 category,
                 host: &event.host,
-                summary,
+                summary: Cow::Borrowed(&summary),
                 expire_after: rule.and_then(|r| r.expire_after),
                 event: Some(event),
                 count: 1,
@@ -272,6 +298,8 @@ impl AlertEngine {
                 at_ns: at,
             },
         );
+        self.summary_buffer = summary;
+        self.key_buffer = key;
     }
 
     fn observe_threshold(
@@ -334,11 +362,11 @@ impl AlertEngine {
             rules,
             Raise {
                 rule: &rule.name,
-                key,
+                key: Cow::Owned(key),
                 level,
                 category,
                 host: &event.host,
-                summary,
+                summary: Cow::Owned(summary),
                 expire_after: rule.expire_after,
                 event: Some(event),
                 count: if new { in_window } else { 1 },
@@ -363,7 +391,9 @@ impl AlertEngine {
     }
 
     fn observe_clears(&mut self, rules: &RuleSet, event: &Event) {
-        for &index in rules.clear_rules() {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        rules.clear_candidates(event, &mut candidates, &mut self.scratch);
+        for &index in &candidates {
             let rule = rules.rule(index);
             let Some(clear_when) = &rule.clear_when else {
                 continue;
@@ -394,11 +424,14 @@ impl AlertEngine {
             );
             self.clear(&key, event.received_at_ns, BY_RULES, "cleared", detail);
         }
+        self.candidates = candidates;
     }
 
     fn observe_expectations(&mut self, rules: &RuleSet, event: &Event) {
         let at = event.received_at_ns;
-        for &index in rules.expect_rules() {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        rules.expect_candidates(event, &mut candidates, &mut self.scratch);
+        for &index in &candidates {
             let rule = rules.rule(index);
             let Some(expect) = &rule.expect else { continue };
             let subject = Subject {
@@ -435,6 +468,7 @@ impl AlertEngine {
             let detail = format!("event {} arrived from {host}", event.id);
             self.clear(&key, at, BY_RULES, "cleared", detail);
         }
+        self.candidates = candidates;
     }
 
     /// Time-driven work: due expectations, expired alerts, ended maintenance windows, gauges.
@@ -551,11 +585,11 @@ impl AlertEngine {
             rules,
             Raise {
                 rule: &rule.name,
-                key,
+                key: Cow::Owned(key),
                 level: rule.level.unwrap_or(Level::Warning),
                 category: rule.category.as_deref(),
                 host,
-                summary,
+                summary: Cow::Owned(summary),
                 expire_after: rule.expire_after,
                 event: Some(&event),
                 count: 0,
@@ -708,7 +742,7 @@ impl AlertEngine {
     }
 
     fn raise_or_fold(&mut self, rules: &RuleSet, raise: Raise<'_>) {
-        if let Some(&id) = self.by_key.get(&raise.key) {
+        if let Some(&id) = self.by_key.get(raise.key.as_ref()) {
             self.fold_into(rules, id, &raise);
             return;
         }
@@ -721,13 +755,13 @@ impl AlertEngine {
         self.next_id += 1;
         let mut alert = Alert {
             id,
-            key: raise.key.clone(),
+            key: raise.key.to_string(),
             rule: raise.rule.to_string(),
             state: AlertState::Open,
             level: raise.level,
             category: raise.category.map(str::to_string),
             host: raise.host.to_string(),
-            summary: raise.summary.clone(),
+            summary: raise.summary.to_string(),
             count: raise.count,
             first_seen_ns: raise.at_ns,
             last_seen_ns: raise.at_ns,
@@ -786,7 +820,7 @@ impl AlertEngine {
             alert.last_seen_ns = alert.last_seen_ns.max(raise.at_ns);
         } else {
             for event_id in raise.event_ids.iter().rev() {
-                alert.event_ids.insert(0, *event_id);
+                alert.event_ids.push_front(*event_id);
             }
             alert.event_ids.truncate(super::MAX_EVENT_IDS);
             alert.fold(None, raise.at_ns);
@@ -802,8 +836,10 @@ impl AlertEngine {
                 "reopened",
                 Some("no longer suppressed".into()),
             );
+            self.dirty.insert(id);
+        } else {
+            self.folded.insert(id);
         }
-        self.dirty.insert(id);
         if journal {
             let snapshot = alert.clone();
             self.note(ChangeKind::Folded, raise.at_ns, &snapshot);
@@ -826,12 +862,12 @@ impl AlertEngine {
             self.options.max_active, raise.rule
         );
         let overflow = Raise {
-            key,
-            summary,
+            key: Cow::Owned(key),
+            summary: Cow::Owned(summary),
             host: "trapline",
             ..raise
         };
-        if let Some(&id) = self.by_key.get(&overflow.key) {
+        if let Some(&id) = self.by_key.get(overflow.key.as_ref()) {
             self.fold_into(rules, id, &overflow);
         } else {
             let limit = self.options.max_active;
@@ -852,6 +888,7 @@ impl AlertEngine {
         alert.state = AlertState::Cleared;
         alert.record(at_ns, by, action, Some(detail));
         self.dirty.remove(&id);
+        self.folded.remove(&id);
         self.note(ChangeKind::Cleared, at_ns, &alert);
         self.finished.push(alert);
     }
@@ -870,9 +907,14 @@ impl AlertEngine {
     pub fn persist(&mut self, now_ns: i64) -> Result<(), StoreError> {
         let Some(p) = &self.persistence else {
             self.dirty.clear();
+            self.folded.clear();
             self.finished.clear();
             return Ok(());
         };
+        if !self.folded.is_empty() && now_ns - self.folds_written_ns >= FOLDS_EVERY_NS {
+            self.dirty.extend(self.folded.drain());
+            self.folds_written_ns = now_ns;
+        }
         if !self.dirty.is_empty() || !self.finished.is_empty() {
             let mut puts: Vec<(String, Vec<u8>)> = Vec::new();
             for id in self.dirty.drain() {
@@ -917,6 +959,7 @@ impl AlertEngine {
     /// Writes everything now (graceful stop).
     pub fn persist_all(&mut self) -> Result<(), StoreError> {
         self.windows_written_ns = i64::MIN / 2;
+        self.folds_written_ns = i64::MIN / 2;
         self.persist(i64::MAX / 2)
     }
 }
@@ -924,11 +967,11 @@ impl AlertEngine {
 /// Everything needed to raise or fold one alert.
 struct Raise<'a> {
     rule: &'a str,
-    key: String,
+    key: Cow<'a, str>,
     level: Level,
     category: Option<&'a str>,
     host: &'a str,
-    summary: String,
+    summary: Cow<'a, str>,
     expire_after: Option<Duration>,
     event: Option<&'a Event>,
     /// Events this raise adds (0 for expectations, which have no event).
@@ -941,16 +984,37 @@ struct Raise<'a> {
 const MAX_DEFAULT_SUMMARY: usize = 300;
 
 fn default_summary(message: &str) -> String {
+    let mut out = String::new();
+    push_default_summary(message, &mut out);
+    out
+}
+
+/// The first line of the message, at most `MAX_DEFAULT_SUMMARY` characters.
+fn push_default_summary(message: &str, out: &mut String) {
     let line = message.lines().next().unwrap_or("").trim();
     match line.char_indices().nth(MAX_DEFAULT_SUMMARY) {
-        Some((at, _)) => format!("{}…", &line[..at]),
-        None => line.to_string(),
+        Some((at, _)) => {
+            out.push_str(&line[..at]);
+            out.push('…');
+        }
+        None => out.push_str(line),
     }
 }
 
 /// The contract's default dedup key: rule + host + summary.
 fn default_key(rule: &str, host: &str, summary: &str) -> String {
-    format!("{rule}|{host}|{summary}")
+    let mut out = String::new();
+    push_default_key(rule, host, summary, &mut out);
+    out
+}
+
+fn push_default_key(rule: &str, host: &str, summary: &str, out: &mut String) {
+    out.reserve(rule.len() + host.len() + summary.len() + 2);
+    out.push_str(rule);
+    out.push('|');
+    out.push_str(host);
+    out.push('|');
+    out.push_str(summary);
 }
 
 fn expect_key(rule: &Rule, host: &str) -> String {
@@ -987,14 +1051,21 @@ fn render(
     count: u64,
 ) -> String {
     let mut out = String::new();
-    let count = count.to_string();
-    template.render(
-        subject,
-        captures,
-        &[("rule", rule), ("count", &count)],
-        &mut out,
-    );
+    render_into(template, subject, captures, rule, count, &mut out);
     out
+}
+
+/// Renders a rule's template with the extras every rule may use (`rule`, `count`).
+fn render_into(
+    template: &crate::rules::Template,
+    subject: &Subject<'_>,
+    captures: &Captures,
+    rule: &str,
+    count: u64,
+    out: &mut String,
+) {
+    let count = count.to_string();
+    template.render(subject, captures, &[("rule", rule), ("count", &count)], out);
 }
 
 fn duration_ns(d: Duration) -> i64 {
@@ -1086,7 +1157,7 @@ mod tests {
         assert_eq!(changes.len(), 2, "{changes:?}");
         let alert = b.engine.active_by_key("err|h1|cron failed").unwrap();
         assert_eq!((alert.count, alert.level), (2, Level::Low));
-        assert_eq!(alert.event_ids, vec![second, first]);
+        assert_eq!(alert.event_ids, [second, first]);
         assert_eq!((alert.first_seen_ns, alert.last_seen_ns), (S, 2 * S));
         assert_eq!(alert.history[0].action, "raised");
     }

@@ -13,6 +13,8 @@ mod engine;
 mod expect;
 mod query;
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
 pub use engine::{AlertEngine, Change, ChangeKind, EngineOptions};
@@ -99,7 +101,8 @@ pub struct Alert {
     pub count: u64,
     pub first_seen_ns: i64,
     pub last_seen_ns: i64,
-    pub event_ids: Vec<EventId>,
+    /// Newest first; a deque because every folded event goes in at the front.
+    pub event_ids: VecDeque<EventId>,
     pub history: Vec<HistoryEntry>,
     /// From the rule's `expire_after`, kept with the alert so a reload does not change it.
     #[serde(default)]
@@ -130,7 +133,7 @@ impl Alert {
         self.last_seen_ns = self.last_seen_ns.max(at_ns);
         self.touched_ns = self.touched_ns.max(at_ns);
         if let Some(id) = event_id {
-            self.event_ids.insert(0, id);
+            self.event_ids.push_front(id);
             self.event_ids.truncate(MAX_EVENT_IDS);
         }
     }
@@ -149,7 +152,7 @@ impl Alert {
             count: self.count,
             first_seen: format_ns(self.first_seen_ns),
             last_seen: format_ns(self.last_seen_ns),
-            event_ids: self.event_ids.clone(),
+            event_ids: self.event_ids.iter().copied().collect(),
             history: self
                 .history
                 .iter()

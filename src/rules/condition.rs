@@ -649,8 +649,13 @@ impl Test {
 }
 
 fn regex_matches(regex: &Regex, capture: bool, text: &str, captures: &mut Captures) -> bool {
+    // `is_match` first: most texts do not match, and it is several times cheaper than a
+    // capturing search, which then only runs for the few that do.
+    if !regex.is_match(text) {
+        return false;
+    }
     if !capture {
-        return regex.is_match(text);
+        return true;
     }
     let Some(found) = regex.captures(text) else {
         return false;

@@ -162,7 +162,11 @@ pub struct RuleSet {
     rules: Vec<Rule>,
     maintenance: Vec<Maintenance>,
     prefilter: Prefilter,
-    /// Rules with `clear_when`, `expect`, `inhibit` (few; checked for every event).
+    /// The same index over `clear_when` and `expect.when` conditions: the alert engine checks
+    /// them for every event, so they must not cost a regex each either.
+    clear_prefilter: Prefilter,
+    expect_prefilter: Prefilter,
+    /// Rules with `clear_when`, `expect`, `inhibit`.
     clear_rules: Vec<usize>,
     expect_rules: Vec<usize>,
     inhibit_rules: Vec<usize>,
@@ -196,6 +200,18 @@ impl RuleSet {
     /// Builds the set and its prefilter index.
     pub fn new(rules: Vec<Rule>, maintenance: Vec<Maintenance>) -> RuleSet {
         let prefilter = Prefilter::build(&rules);
+        let clear_prefilter = Prefilter::over(
+            rules
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.clear_when.as_ref().map(|c| (i, c))),
+        );
+        let expect_prefilter = Prefilter::over(
+            rules
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.expect.as_ref().map(|e| (i, &e.when))),
+        );
         let positions = |f: fn(&Rule) -> bool| -> Vec<usize> {
             rules
                 .iter()
@@ -218,6 +234,8 @@ impl RuleSet {
             matches: rule_counter(&m.rule_matches),
             drops: rule_counter(&m.rule_drops),
             prefilter,
+            clear_prefilter,
+            expect_prefilter,
             rules,
             maintenance,
         }
@@ -248,6 +266,18 @@ impl RuleSet {
 
     pub fn clear_rules(&self) -> &[usize] {
         &self.clear_rules
+    }
+
+    /// Fills `out` with the rules whose `clear_when` may match `event`, in rule order.
+    pub fn clear_candidates(&self, event: &Event, out: &mut Vec<usize>, scratch: &mut Scratch) {
+        self.clear_prefilter
+            .candidates(event, out, &mut scratch.lowered);
+    }
+
+    /// Fills `out` with the `expect` rules whose condition may match `event`, in rule order.
+    pub fn expect_candidates(&self, event: &Event, out: &mut Vec<usize>, scratch: &mut Scratch) {
+        self.expect_prefilter
+            .candidates(event, out, &mut scratch.lowered);
     }
 
     pub fn expect_rules(&self) -> &[usize] {

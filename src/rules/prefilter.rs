@@ -12,7 +12,7 @@ use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
 use super::Rule;
-use super::condition::IndexHints;
+use super::condition::{Condition, IndexHints};
 use crate::event::{Event, EventKind};
 
 /// The rule index of one [`super::RuleSet`].
@@ -34,12 +34,20 @@ pub struct Prefilter {
 impl Prefilter {
     /// Files every rule with a `when` under its most selective hint.
     pub fn build(rules: &[Rule]) -> Prefilter {
+        Prefilter::over(
+            rules
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.when.as_ref().map(|w| (i, w))),
+        )
+    }
+
+    /// The same index over any conditions (`clear_when`, `expect.when`), by rule position.
+    pub fn over<'a>(conditions: impl Iterator<Item = (usize, &'a Condition)>) -> Prefilter {
         let mut index = Prefilter::default();
         let mut patterns: Vec<String> = Vec::new();
-        for (position, rule) in rules.iter().enumerate() {
-            let Some(when) = &rule.when else { continue };
-            let hints = when.index_hints();
-            index.file(position, hints, &mut patterns);
+        for (position, condition) in conditions {
+            index.file(position, condition.index_hints(), &mut patterns);
         }
         if !patterns.is_empty() {
             match AhoCorasick::new(&patterns) {
@@ -73,7 +81,9 @@ impl Prefilter {
                 self.literal_rules.push(position);
             }
         } else if let Some(prefixes) = hints.host_prefixes {
-            let keys = prefixes.iter().map(|p| p.chars().take(HOST_PREFIX).collect());
+            let keys = prefixes
+                .iter()
+                .map(|p| p.chars().take(HOST_PREFIX).collect());
             add(&mut self.by_host_prefix, keys.collect());
         } else if let Some(mask) = hints.severities {
             for severity in 0..8 {
