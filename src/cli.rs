@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the appliance in the foreground (SIGTERM/SIGINT stop it gracefully).
     Run(RunArgs),
-    /// Validate the config file (and, once rules land, every rule file); print `ok` or errors.
+    /// Validate the config file and every rule file; print `ok` or `file:line:col: message` per error.
     CheckConfig(ConfigArg),
     /// Validate a rules directory alone.
     CheckRules {
