@@ -198,7 +198,7 @@ pub fn parse_trap_text(text: &str, mibs: &MibSet) -> Result<DecodedTrap, String>
     let mut varbinds = Vec::new();
     for triple in rest.chunks(3) {
         let oid = resolve(&triple[0])?;
-        let value = typed_value(&triple[1], &triple[2])?;
+        let value = typed_value(&triple[1], &triple[2], mibs)?;
         varbinds.push((oid, value));
     }
     Ok(DecodedTrap {
@@ -216,7 +216,7 @@ pub fn parse_trap_text(text: &str, mibs: &MibSet) -> Result<DecodedTrap, String>
     })
 }
 
-fn typed_value(kind: &str, text: &str) -> Result<SnmpValue, String> {
+fn typed_value(kind: &str, text: &str, mibs: &MibSet) -> Result<SnmpValue, String> {
     let bad = || format!("bad value {text:?} for type {kind}");
     Ok(match kind {
         "i" => SnmpValue::Integer32(text.parse().map_err(|_| bad())?),
@@ -225,11 +225,7 @@ fn typed_value(kind: &str, text: &str) -> Result<SnmpValue, String> {
         "C" => SnmpValue::Counter64(text.parse().map_err(|_| bad())?),
         "t" => SnmpValue::TimeTicks(text.parse().map_err(|_| bad())?),
         "a" => SnmpValue::IpAddress(text.parse().map_err(|_| bad())?),
-        "o" => SnmpValue::ObjectIdentifier(
-            crate::mib::MibSet::bundled()
-                .resolve_name(text)
-                .ok_or_else(bad)?,
-        ),
+        "o" => SnmpValue::ObjectIdentifier(mibs.resolve_name(text).ok_or_else(bad)?),
         "s" => SnmpValue::OctetString(text.as_bytes().to_vec()),
         "x" => SnmpValue::OctetString(parse_hex(text).ok_or_else(bad)?),
         "n" => SnmpValue::Null,
@@ -597,4 +593,130 @@ fn line_time(text: &str) -> Option<i64> {
     );
     let stamp = event.timestamp?;
     crate::rules::parse_instant(&stamp).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINK_RULES: &str = r#"
+[[rule]]
+name = "link-down"
+when = 'trap_name == "linkDown"'
+key = "{host}/if/{varbind.ifIndex}"
+clear_when = 'trap_name == "linkUp"'
+level = "warning"
+summary = "Interface {varbind.ifIndex} down on {host}"
+"#;
+
+    fn netsnmp_datagram(name: &str) -> String {
+        include_str!("../tests/fixtures/snmp/netsnmp.hex")
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ').map(str::to_string))
+            .expect("fixture datagram")
+    }
+
+    fn run(cases: &str) -> Vec<CaseResult> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("cases.toml");
+        std::fs::write(&file, cases).unwrap();
+        let rules = || load_texts_or_panic(LINK_RULES);
+        run_cases(&rules, &file, &MibSet::bundled()).unwrap()
+    }
+
+    fn load_texts_or_panic(text: &str) -> RuleSet {
+        crate::rules::load_texts([("r.toml", text)]).unwrap()
+    }
+
+    #[test]
+    fn hex_datagrams_and_snmptrap_style_text_feed_the_rules() {
+        // A real v1 linkDown (generic trap 2, ifIndex 3) from net-snmp's snmptrap, then a
+        // linkUp written as snmptrap arguments; the agent address 10.1.2.3 is the host.
+        let down = netsnmp_datagram("v1_linkdown");
+        let results = run(&format!(
+            r#"
+[[case]]
+name = "pair"
+[[case.input]]
+trap_hex = "{down}"
+[[case.input]]
+trap = "IF-MIB::linkUp IF-MIB::ifIndex.3 i 3 1.3.6.1.6.3.18.1.3.0 a 10.1.2.3"
+[[case.expect]]
+rule = "link-down"
+summary = "Interface 3 down on 10.1.2.3"
+[[case.expect]]
+change = "cleared"
+key = "10.1.2.3/if/3"
+"#
+        ));
+        assert!(results[0].failures.is_empty(), "{:?}", results[0].failures);
+    }
+
+    #[test]
+    fn failures_say_what_was_expected_and_what_happened() {
+        let results = run(r#"
+[[case]]
+name = "wrong"
+[[case.input]]
+trap = "IF-MIB::linkDown IF-MIB::ifIndex.2 i 2"
+[[case.expect]]
+rule = "link-down"
+level = "critical"
+"#);
+        let failures = &results[0].failures;
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(
+            failures[0].contains("not met")
+                && failures[0].contains("raised warning rule=link-down")
+        );
+        assert!(failures[1].starts_with("unexpected: "));
+    }
+
+    #[test]
+    fn trap_text_is_checked() {
+        let mibs = MibSet::bundled();
+        assert!(parse_trap_text("IF-MIB::linkDown IF-MIB::ifIndex.2 i", &mibs).is_err());
+        assert!(parse_trap_text("NO-SUCH-MIB::thing", &mibs).is_err());
+        assert!(parse_trap_text("IF-MIB::linkDown IF-MIB::ifIndex.2 i two", &mibs).is_err());
+        let trap = parse_trap_text(
+            r#"1.3.6.1.6.3.1.1.5.3 IF-MIB::ifDescr.2 s "Gi0/2 uplink""#,
+            &mibs,
+        )
+        .unwrap();
+        assert_eq!(
+            trap.varbinds[0].1,
+            SnmpValue::OctetString(b"Gi0/2 uplink".to_vec())
+        );
+        assert_eq!(parse_hex("30:0a 0B"), Some(vec![0x30, 0x0a, 0x0b]));
+        assert_eq!(parse_hex("abc"), None);
+    }
+
+    #[test]
+    fn replay_prints_raised_and_cleared_alerts() {
+        let rules = load_texts_or_panic(
+            "[[rule]]\nname = \"disk\"\nwhen = 'message =~ \"disk (?P<d>\\\\S+) failed\"'\nlevel = \"critical\"\nkey = \"{host}/{d}\"\nclear_when = 'message =~ \"disk (?P<d>\\\\S+) ok\"'\n",
+        );
+        let log = "<11>1 2026-11-23T10:00:00Z h1 raid - - - disk sda failed\n\n<14>1 2026-11-23T10:00:05Z h1 raid - - - disk sda ok\n<11>1 2026-11-23T10:00:09Z h1 raid - - - disk sdb failed\n";
+        let mut out = Vec::new();
+        let summary = replay(rules, MibSet::bundled(), log.as_bytes(), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            (
+                summary.lines,
+                summary.raised,
+                summary.cleared,
+                summary.active_at_end
+            ),
+            (3, 2, 1, 1)
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("2026-11-23T10:00:00.000000Z raised critical rule=disk host=h1"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("2026-11-23T10:00:05.000000Z cleared"),
+            "{text}"
+        );
+    }
 }
