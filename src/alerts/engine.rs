@@ -110,8 +110,8 @@ struct Windows {
 }
 
 /// Where the engine keeps its state (none for `test-rules`).
-struct Persistence {
-    alerts: RecordTree,
+pub(super) struct Persistence {
+    pub(super) alerts: RecordTree,
     windows: RecordTree,
     maintenance: RecordTree,
 }
@@ -127,23 +127,23 @@ const FOLDS_EVERY_NS: i64 = 1_000_000_000;
 /// Active alerts and rule state; see the module documentation.
 pub struct AlertEngine {
     options: EngineOptions,
-    active: FxHashMap<u64, Alert>,
-    by_key: FxHashMap<String, u64>,
+    pub(super) active: FxHashMap<u64, Alert>,
+    pub(super) by_key: FxHashMap<String, u64>,
     next_id: u64,
-    dirty: FxHashSet<u64>,
+    pub(super) dirty: FxHashSet<u64>,
     /// Alerts that only took more events (count, last seen): written at most every
     /// `FOLDS_EVERY_NS`, because under a flood the same alerts fold thousands of times a second.
-    folded: FxHashSet<u64>,
+    pub(super) folded: FxHashSet<u64>,
     folds_written_ns: i64,
     /// Alerts that left the active set and still have to be written.
-    finished: Vec<Alert>,
+    pub(super) finished: Vec<Alert>,
     thresholds: FxHashMap<(String, String), Window>,
     expects: FxHashMap<String, ExpectState>,
     windows_dirty: bool,
     windows_written_ns: i64,
     api_windows: Vec<Maintenance>,
     journal: Vec<Change>,
-    persistence: Option<Persistence>,
+    pub(super) persistence: Option<Persistence>,
     captures: Captures,
     summary_buffer: String,
     key_buffer: String,
@@ -476,6 +476,7 @@ impl AlertEngine {
         self.arm_expectations(rules, now_ns);
         self.check_expectations(rules, now_ns);
         self.expire_alerts(now_ns);
+        self.end_snoozes(now_ns);
         self.end_maintenance(now_ns);
         self.update_gauges();
     }
@@ -774,6 +775,8 @@ impl AlertEngine {
             history: Vec::new(),
             expire_after_ms: raise.expire_after.map(|d| d.as_millis() as u64),
             touched_ns: raise.at_ns,
+            snoozed_until_ns: None,
+            transferred_to: Vec::new(),
         };
         alert.record(
             raise.at_ns,
@@ -893,7 +896,7 @@ impl AlertEngine {
         self.finished.push(alert);
     }
 
-    fn note(&mut self, kind: ChangeKind, at_ns: i64, alert: &Alert) {
+    pub(super) fn note(&mut self, kind: ChangeKind, at_ns: i64, alert: &Alert) {
         if self.options.journal {
             self.journal.push(Change {
                 kind,

@@ -9,6 +9,7 @@
 //! It runs on the pipeline thread, right after the events are stored (so alerts can name event
 //! ids); the web layer reads persisted alerts and changes them through the same engine.
 
+mod actions;
 mod engine;
 mod expect;
 mod query;
@@ -17,6 +18,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+pub use actions::{ActionError, AlertAction};
 pub use engine::{AlertEngine, Change, ChangeKind, EngineOptions};
 pub use query::{AlertPage, AlertQuery, get};
 
@@ -110,6 +112,12 @@ pub struct Alert {
     /// Last time an event or a person touched it (what `expire_after` counts from).
     #[serde(default)]
     pub touched_ns: i64,
+    /// A snoozed alert comes back (state open) at this time.
+    #[serde(default)]
+    pub snoozed_until_ns: Option<i64>,
+    /// The on-call people it was transferred to (the latest transfer).
+    #[serde(default)]
+    pub transferred_to: Vec<String>,
 }
 
 impl Alert {
@@ -153,6 +161,8 @@ impl Alert {
             first_seen: format_ns(self.first_seen_ns),
             last_seen: format_ns(self.last_seen_ns),
             event_ids: self.event_ids.iter().copied().collect(),
+            snoozed_until: self.snoozed_until_ns.map(format_ns),
+            transferred_to: self.transferred_to.clone(),
             history: self
                 .history
                 .iter()
@@ -182,6 +192,9 @@ pub struct AlertJson {
     pub first_seen: String,
     pub last_seen: String,
     pub event_ids: Vec<EventId>,
+    /// When a snoozed alert comes back (null unless snoozed).
+    pub snoozed_until: Option<String>,
+    pub transferred_to: Vec<String>,
     pub history: Vec<HistoryJson>,
 }
 

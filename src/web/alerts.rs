@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::accounts::{Role, User};
-use crate::alerts::{AlertJson, AlertQuery, AlertState};
+use crate::alerts::{ActionError, AlertAction, AlertJson, AlertQuery, AlertState};
 use crate::event::{Level, format_ns};
 use crate::pipeline::lock;
 use crate::rules::{Maintenance, parse_instant};
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/alerts", get(list_alerts))
         .route("/alerts/{id}", get(get_alert))
+        .route("/alerts/{id}/{action}", axum::routing::post(act_on_alert))
         .route(
             "/maintenance",
             get(list_maintenance)
@@ -195,11 +196,131 @@ async fn list_maintenance(State(state): State<AppState>) -> Json<Vec<Maintenance
     )
 }
 
+/// Maintenance windows: admins (settings) and operators (who see the alerts they silence).
 fn may_change_maintenance(user: &User) -> Result<(), ApiError> {
     match user.role {
-        Role::Admin | Role::Operator | Role::Oncall => Ok(()),
-        Role::Manager | Role::Viewer => Err(ApiError::Forbidden),
+        Role::Admin | Role::Operator => Ok(()),
+        Role::Manager | Role::Oncall | Role::Viewer => Err(ApiError::Forbidden),
     }
+}
+
+/// Body of `POST /api/v1/alerts/{id}/{action}` (every field optional but what the action needs).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// Recorded in the alert's history.
+    pub comment: Option<String>,
+    /// snooze: until this time (RFC 3339)…
+    pub until: Option<String>,
+    /// …or for this long (`30m`, `2h`).
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    /// transfer: user names.
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+const MAX_COMMENT: usize = 2000;
+/// Longest snooze: a forgotten alert must come back within a month.
+const MAX_SNOOZE_NS: i64 = 31 * 86_400 * 1_000_000_000;
+
+async fn act_on_alert(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path((id, action)): Path<(String, String)>,
+    body: Option<Json<ActionBody>>,
+) -> Result<Json<AlertJson>, ApiError> {
+    // The origin design's matrix: only operators act on alerts.
+    if user.role != Role::Operator {
+        return Err(ApiError::Forbidden);
+    }
+    let id: u64 = id.parse().map_err(|_| ApiError::NotFound)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    if body
+        .comment
+        .as_ref()
+        .is_some_and(|c| c.chars().count() > MAX_COMMENT)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "comment: at most {MAX_COMMENT} characters"
+        )));
+    }
+    let now = crate::event::now_ns();
+    let action = match action.as_str() {
+        "ack" => AlertAction::Ack,
+        "archive" => AlertAction::Archive,
+        "delete" => AlertAction::Delete,
+        "snooze" => AlertAction::Snooze {
+            until_ns: snooze_until(&body, now)?,
+        },
+        "transfer" => AlertAction::Transfer {
+            to: transfer_targets(&state, &body).await?,
+        },
+        _ => return Err(ApiError::NotFound),
+    };
+    let alerts = state.alerts.clone();
+    let by = user.name.clone();
+    let result =
+        tokio::task::spawn_blocking(move || lock(&alerts).act(id, &action, &by, body.comment, now))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match result {
+        Ok(alert) => Ok(Json(alert.to_json())),
+        Err(ActionError::NotFound(_)) => Err(ApiError::NotFound),
+        Err(error @ ActionError::NotAllowed { .. }) => Err(ApiError::Conflict(error.to_string())),
+        Err(ActionError::Store(error)) => Err(ApiError::Internal(error.to_string())),
+    }
+}
+
+fn snooze_until(body: &ActionBody, now: i64) -> Result<i64, ApiError> {
+    let until = match (&body.until, &body.for_) {
+        (Some(until), None) => {
+            parse_instant(until).map_err(|e| ApiError::BadRequest(format!("until: {e}")))?
+        }
+        (None, Some(duration)) => {
+            let d = crate::config::parse_duration(duration)
+                .map_err(|e| ApiError::BadRequest(format!("for: {e}")))?;
+            now.saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "snooze needs `until` (RFC 3339) or `for` (e.g. \"30m\")".into(),
+            ));
+        }
+    };
+    if until <= now || until - now > MAX_SNOOZE_NS {
+        return Err(ApiError::BadRequest(
+            "snooze: until must be in the future, within 31 days".into(),
+        ));
+    }
+    Ok(until)
+}
+
+/// The users of a transfer: at least one, each existing.
+async fn transfer_targets(state: &AppState, body: &ActionBody) -> Result<Vec<String>, ApiError> {
+    if body.to.is_empty() || body.to.len() > 50 {
+        return Err(ApiError::BadRequest(
+            "transfer needs `to`: 1 to 50 user names".into(),
+        ));
+    }
+    let accounts = state.accounts.clone();
+    let names = body.to.clone();
+    let unknown = tokio::task::spawn_blocking(move || {
+        names
+            .iter()
+            .filter(|n| !matches!(accounts.user(n), Ok(Some(_))))
+            .cloned()
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !unknown.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "unknown users: {}",
+            unknown.join(", ")
+        )));
+    }
+    Ok(body.to.clone())
 }
 
 async fn create_maintenance(

@@ -51,6 +51,9 @@ pub enum ApiError {
     NotFound,
     #[error("bad request")]
     BadRequest(String),
+    /// The request is valid but conflicts with the resource's state (e.g. ack an archived alert).
+    #[error("conflict")]
+    Conflict(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -62,6 +65,7 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden => (StatusCode::FORBIDDEN, serde_json::Value::Null),
             ApiError::NotFound => (StatusCode::NOT_FOUND, serde_json::Value::Null),
             ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, json!(detail)),
+            ApiError::Conflict(detail) => (StatusCode::CONFLICT, json!(detail)),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "Internal error while serving a request.");
                 (StatusCode::INTERNAL_SERVER_ERROR, serde_json::Value::Null)

@@ -166,11 +166,22 @@ impl Instance {
 
     /// A request with a JSON body (or none) and the bearer token; returns (status, JSON body).
     pub fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.send_as(&self.token, method, path, body)
+    }
+
+    /// Like [`Instance::send`] with another user's token.
+    pub fn send_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .client
             .request(method, self.url(path))
-            .bearer_auth(&self.token);
+            .bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -358,6 +369,20 @@ pub fn metric_sum(text: &str, name: &str, filter: &str) -> f64 {
         .filter(|line| line.contains(filter))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// Adds a user with `role` to a (stopped) data directory and returns a token for it.
+pub fn add_user_with_token(dir: &Path, name: &str, role: &str) -> String {
+    let data = dir.join("data");
+    let data = data.to_str().unwrap();
+    let (code, _, err) = trapline(
+        &["user", "add", name, "--role", role, "--data", data],
+        Some("another-password-2\n"),
+    );
+    assert_eq!(code, 0, "user add failed: {err}");
+    let (code, out, err) = trapline(&["token", "create", name, "--data", data], None);
+    assert_eq!(code, 0, "token create failed: {err}");
+    out.trim().to_string()
 }
 
 /// Runs a net-snmp command (numeric OIDs: no MIBs needed); returns its exit code.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{Instance, logger, netsnmp, prepare_data_dir, short_hostname, trapline};
+use crate::harness::{
+    Instance, add_user_with_token, logger, netsnmp, prepare_data_dir, short_hostname, trapline,
+};
 
 /// The contract's example, as written, plus rules for the other stateful kinds.
 const CONTRACT_RULES: &str = r#"
@@ -587,4 +589,105 @@ fn the_default_pack_passes_its_own_tests() {
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAIL") && out.contains("unexpected:"), "{out}");
+}
+
+#[test]
+fn operators_ack_snooze_transfer_archive_and_delete_alerts_through_the_api() {
+    let (dir, admin_token) = prepare_data_dir();
+    let operator = add_user_with_token(dir.path(), "olga", "operator");
+    let viewer = add_user_with_token(dir.path(), "victor", "viewer");
+    add_user_with_token(dir.path(), "oncall-bob", "oncall");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    std::fs::write(rules.join("00-default.toml"), default_pack()).unwrap();
+    let rules = rules.display().to_string();
+    let tl = Instance::start_in(dir, admin_token, &["--rules", &rules]);
+    send(&tl, "db", "daemon.err", "replication broken");
+    let alert = tl.wait_alert("state=open", |a| a["summary"] == "replication broken");
+    let id = alert["id"].as_u64().unwrap();
+    let path = |action: &str| format!("/api/v1/alerts/{id}/{action}");
+
+    // Only operators act on alerts (the origin design's matrix).
+    assert_eq!(tl.send("POST", &path("ack"), None).0, 403, "admin");
+    assert_eq!(
+        tl.send_as(&viewer, "POST", &path("ack"), None).0,
+        403,
+        "viewer"
+    );
+    let (status, acked) = tl.send_as(
+        &operator,
+        "POST",
+        &path("ack"),
+        Some(json!({"comment": "on it"})),
+    );
+    assert_eq!(status, 200, "{acked}");
+    assert_eq!(acked["state"], "acked");
+    let last = acked["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["by"].as_str(),
+            last["action"].as_str(),
+            last["detail"].as_str()
+        ),
+        (Some("olga"), Some("ack"), Some("on it"))
+    );
+    // More events fold into the acked alert; it stays acked.
+    send(&tl, "db", "daemon.err", "replication broken");
+    tl.wait_alert("state=acked", |a| a["id"] == id && a["count"] == 2);
+
+    let (status, body) = tl.send_as(
+        &operator,
+        "POST",
+        &path("transfer"),
+        Some(json!({"to": ["nobody"]})),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, moved) = tl.send_as(
+        &operator,
+        "POST",
+        &path("transfer"),
+        Some(json!({"to": ["oncall-bob"]})),
+    );
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["transferred_to"], json!(["oncall-bob"]));
+
+    assert_eq!(
+        tl.send_as(&operator, "POST", &path("snooze"), Some(json!({})))
+            .0,
+        400
+    );
+    let (status, snoozed) = tl.send_as(
+        &operator,
+        "POST",
+        &path("snooze"),
+        Some(json!({"for": "1s"})),
+    );
+    assert_eq!(status, 200, "{snoozed}");
+    assert_eq!(snoozed["state"], "snoozed");
+    // The snooze ends by itself.
+    tl.wait_alert("state=open", |a| a["id"] == id);
+
+    let (status, archived) = tl.send_as(&operator, "POST", &path("archive"), None);
+    assert_eq!(
+        (status, archived["state"].as_str()),
+        (200, Some("archived"))
+    );
+    let (status, err) = tl.send_as(&operator, "POST", &path("ack"), None);
+    assert_eq!(status, 409, "{err}");
+    assert!(err["detail"].as_str().unwrap().contains("archived"));
+    // A new event with the same key is a new alert; the archived one can be deleted.
+    send(&tl, "db", "daemon.err", "replication broken");
+    let fresh = tl.wait_alert("state=open", |a| a["summary"] == "replication broken");
+    assert_ne!(fresh["id"], id);
+    let (status, deleted) = tl.send_as(&operator, "POST", &path("delete"), None);
+    assert_eq!((status, deleted["state"].as_str()), (200, Some("deleted")));
+    assert_eq!(
+        tl.send_as(&operator, "POST", "/api/v1/alerts/999999/ack", None)
+            .0,
+        404
+    );
+    assert_eq!(
+        tl.send_as(&operator, "POST", &path("frobnicate"), None).0,
+        404
+    );
 }
