@@ -190,13 +190,7 @@ impl Condition {
 
     /// Prefilter facts for the rule index; see [`IndexHints`].
     pub fn index_hints(&self) -> IndexHints {
-        let mut hints = IndexHints::default();
-        let mut conjuncts = Vec::new();
-        self.root.conjuncts(&mut conjuncts);
-        for test in conjuncts {
-            hints.add(test);
-        }
-        hints
+        self.root.hints()
     }
 }
 
@@ -260,6 +254,55 @@ impl IndexHints {
 impl IndexHints {
     fn narrow_severities(&mut self, mask: u8) {
         self.severities = Some(self.severities.unwrap_or(0xff) & mask);
+    }
+
+    /// Both `self` and `other` hold (an `and` with a nested `or`).
+    fn narrow_with(&mut self, other: IndexHints) {
+        if self.kind.is_none() {
+            self.kind = other.kind;
+        }
+        for (mine, theirs) in [
+            (&mut self.app, other.app),
+            (&mut self.trap_name, other.trap_name),
+            (&mut self.host, other.host),
+        ] {
+            if let Some(values) = theirs {
+                narrow(mine, values);
+            }
+        }
+        if self.message_literals.is_none() {
+            self.message_literals = other.message_literals;
+        }
+        if self.host_prefixes.is_none() {
+            self.host_prefixes = other.host_prefixes;
+        }
+        if let Some(mask) = other.severities {
+            self.narrow_severities(mask);
+        }
+    }
+
+    /// Either `self` or `other` holds (the branches of an `or`): a field is known only when
+    /// both branches know it.
+    fn union(self, other: IndexHints) -> IndexHints {
+        fn both(a: Option<Vec<String>>, b: Option<Vec<String>>) -> Option<Vec<String>> {
+            let (mut a, b) = (a?, b?);
+            for value in b {
+                if !a.contains(&value) {
+                    a.push(value);
+                }
+            }
+            Some(a)
+        }
+        IndexHints {
+            kind: self.kind.filter(|k| other.kind == Some(*k)),
+            app: both(self.app, other.app),
+            trap_name: both(self.trap_name, other.trap_name),
+            host: both(self.host, other.host),
+            message_literals: both(self.message_literals, other.message_literals)
+                .filter(|l| l.len() <= MAX_MESSAGE_LITERALS),
+            host_prefixes: both(self.host_prefixes, other.host_prefixes),
+            severities: self.severities.zip(other.severities).map(|(a, b)| a | b),
+        }
     }
 }
 
@@ -558,11 +601,32 @@ impl Node {
 
     /// The tests that must all hold for this node to hold: itself, or the leaves of a top-level
     /// `and` (nested `and`s included, `or` and `not` skipped).
-    fn conjuncts<'a>(&'a self, out: &mut Vec<&'a Test>) {
+    /// Necessary conditions of this node: under `and` every child's hints hold (narrowed
+    /// together); under `or` a hint holds only if every branch has one for that field (their
+    /// union); under `not` nothing is known.
+    fn hints(&self) -> IndexHints {
         match self {
-            Node::All(nodes) => nodes.iter().for_each(|n| n.conjuncts(out)),
-            Node::Test(test) => out.push(test),
-            Node::Any(_) | Node::Not(_) => {}
+            Node::Test(test) => {
+                let mut hints = IndexHints::default();
+                hints.add(test);
+                hints
+            }
+            Node::All(nodes) => {
+                let mut hints = IndexHints::default();
+                for node in nodes {
+                    match node {
+                        Node::Test(test) => hints.add(test),
+                        other => hints.narrow_with(other.hints()),
+                    }
+                }
+                hints
+            }
+            Node::Any(nodes) => {
+                let mut branches = nodes.iter().map(Node::hints);
+                let first = branches.next().unwrap_or_default();
+                branches.fold(first, IndexHints::union)
+            }
+            Node::Not(_) => IndexHints::default(),
         }
     }
 }
@@ -1990,6 +2054,19 @@ mod tests {
         let hints = parse(r#"host in ["Web-*", "b?"] and severity <= 2"#).index_hints();
         assert_eq!(hints.host_prefixes, Some(vec!["web-".into(), "b".into()]));
         assert_eq!(hints.severities, Some(0b111));
+        // `or` keeps what every branch knows.
+        let hints = parse(r#"(app == "a" or app == "b") and message =~ "x|y""#).index_hints();
+        assert_eq!(hints.app, Some(vec!["a".into(), "b".into()]));
+        let hints =
+            parse(r#"message =~ "No space left" or message =~ "filesystem full$""#).index_hints();
+        assert_eq!(
+            hints.message_literals,
+            Some(vec!["No space left".into(), "filesystem full".into()])
+        );
+        let hints = parse(r#"(app == "a" and severity <= 3) or (app == "b" and severity == 5)"#)
+            .index_hints();
+        assert_eq!(hints.app, Some(vec!["a".into(), "b".into()]));
+        assert_eq!(hints.severities, Some(0b10_1111));
         let hints = parse(r#"severity in [3, 5] and severity > 3"#).index_hints();
         assert_eq!(hints.severities, Some(0b10_0000));
         let hints = parse(r#"trap_name in ["IF-MIB::linkDown", "linkUp"]"#).index_hints();
@@ -2005,7 +2082,6 @@ mod tests {
             r#"app != "sshd""#,
             r#"host == "*-web""#,
             r#"kind in ["syslog", "trap"]"#,
-            r#"(app == "a" or app == "b") and message =~ "x|y""#,
             r#"message !~ "Failed password""#,
         ] {
             assert_eq!(parse(text).index_hints(), IndexHints::default(), "{text}");
