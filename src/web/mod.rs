@@ -8,6 +8,8 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod pages;
+pub mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
