@@ -212,14 +212,22 @@ impl Accounts {
     }
 
     /// Checks a password (slow: argon2); `None` for an unknown user or a wrong password.
+    /// An unknown user costs the same argon2 check as a known one, so the time of the answer
+    /// does not tell whether a user name exists.
     pub fn verify_password(
         &self,
         name: &str,
         password: &str,
     ) -> Result<Option<User>, AccountError> {
-        Ok(self
-            .user(name)?
-            .filter(|user| verify_secret(password, &user.password_hash)))
+        match self.user(name)? {
+            Some(user) => Ok(verify_secret(password, &user.password_hash).then_some(user)),
+            None => {
+                static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+                let dummy = DUMMY.get_or_init(|| hash_secret(&random_text(16)).unwrap_or_default());
+                verify_secret(password, dummy);
+                Ok(None)
+            }
+        }
     }
 
     /// Creates an API token for `user` and returns it; only its hash is stored.

@@ -144,14 +144,14 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     }
 
     let ready = Arc::new(AtomicBool::new(false));
-    let state = AppState {
-        store: store.clone(),
+    let state = AppState::new(
+        store.clone(),
         accounts,
-        rules: rules.clone(),
-        alerts: alerts.clone(),
-        ready: ready.clone(),
-        metrics_require_token: settings.metrics_require_token,
-    };
+        rules.clone(),
+        alerts.clone(),
+        ready.clone(),
+        settings.metrics_require_token,
+    )?;
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (http_addr, http_task) = web::serve(settings.http, state, async {
         let _ = http_stop_rx.await;

@@ -21,4 +21,4 @@ pub mod pipeline; // the writer thread's stage: rules before storing, alerts aft
 pub mod rules; // rule files compiled into a RuleSet: conditions, templates, prefilter, reload
 pub mod snmp; // pure SNMP trap/inform engine: v1/v2c/v3 USM bytes -> DecodedTrap or Refusal (+ Response/Report)
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
-pub mod web; // axum: health, metrics, JSON API; the only module that knows HTTP
+pub mod web; // axum: health, metrics, JSON API, login and sessions, roles; the only module that knows HTTP

@@ -1,7 +1,8 @@
 //! `/api/v1`: the JSON API (events today; alerts, incidents and the rest as their issues land).
 //!
-//! Every route here requires a bearer token ([`super::auth::require_token`]). Lists are newest
-//! first and page with `limit` and an opaque `cursor` returned as `next_cursor`.
+//! Every route here requires a bearer token or a session ([`super::auth::require_user`]) and
+//! the permission `super::roles::ENDPOINTS` gives it. Lists are newest first and page with
+//! `limit` and an opaque `cursor` returned as `next_cursor`.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -24,7 +25,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/events", get(list_events))
         .route("/events/{id}", get(get_event))
         .merge(super::alerts::router())
-        .route_layer(middleware::from_fn_with_state(state, auth::require_token))
+        .route("/logins", get(super::login::list_logins))
+        .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
 
 /// Query string of `GET /api/v1/events`.

@@ -1,13 +1,24 @@
-//! HTTP: health, readiness, Prometheus metrics and the JSON API (axum).
+//! HTTP: health, readiness, Prometheus metrics, the JSON API and the web UI's pages (axum).
 //!
 //! The only module that knows HTTP. One cloneable [`AppState`]; each resource file owns its
 //! routes, request/response types and handlers; one [`ApiError`] turns failures into the
 //! contract's `{"error": …, "detail": …}` bodies (details are logged, never a stack trace).
 //! Handlers read the store through its query API; they never see sled.
+//!
+//! Who may call what: `auth` authenticates (bearer token or session cookie, CSRF) and checks
+//! the route against `roles`, the one table of permissions. `session` keeps the web UI's
+//! server-side sessions, `login` the login and logout pages, the failed-login limiter and the
+//! login audit, `pages` renders HTML with the security headers.
 
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod login;
+pub mod pages;
+pub mod roles;
+pub mod session;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -38,6 +49,36 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Whether `/metrics` needs a bearer token too.
     pub metrics_require_token: bool,
+    /// The web UI's sessions (record tree `sessions`).
+    pub sessions: Arc<session::Sessions>,
+    /// Every login attempt (record tree `logins`).
+    pub logins: Arc<login::LoginAudit>,
+    /// Failed logins per user name and client address.
+    pub login_limiter: Arc<login::LoginLimiter>,
+}
+
+impl AppState {
+    /// The state over an open store: opens the session and login-audit record trees.
+    pub fn new(
+        store: Store,
+        accounts: Arc<Accounts>,
+        rules: crate::rules::reload::ActiveRules,
+        alerts: crate::pipeline::SharedAlerts,
+        ready: Arc<AtomicBool>,
+        metrics_require_token: bool,
+    ) -> Result<AppState, crate::store::StoreError> {
+        Ok(AppState {
+            sessions: Arc::new(session::Sessions::open(&store, false)?),
+            logins: Arc::new(login::LoginAudit::open(&store)?),
+            login_limiter: Arc::default(),
+            store,
+            accounts,
+            rules,
+            alerts,
+            ready,
+            metrics_require_token,
+        })
+    }
 }
 
 /// An API failure, rendered as `{"error": "...", "detail": ...}` with a fitting status.
@@ -47,6 +88,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    /// A state-changing request through a session without the session's CSRF token.
+    #[error("forbidden")]
+    Csrf,
     #[error("not found")]
     NotFound,
     #[error("bad request")]
@@ -63,6 +107,10 @@ impl IntoResponse for ApiError {
         let (status, detail) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, serde_json::Value::Null),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, serde_json::Value::Null),
+            ApiError::Csrf => (
+                StatusCode::FORBIDDEN,
+                json!("missing or wrong CSRF token (header X-CSRF-Token or form field csrf)"),
+            ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, serde_json::Value::Null),
             ApiError::BadRequest(detail) => (StatusCode::BAD_REQUEST, json!(detail)),
             ApiError::Conflict(detail) => (StatusCode::CONFLICT, json!(detail)),
@@ -101,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .merge(metrics_route)
+        .merge(login::router())
         .nest("/api/v1", api::router(state.clone()))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(count_requests))

@@ -53,15 +53,21 @@ pub struct Instance {
     client: reqwest::blocking::Client,
 }
 
-/// Creates a data directory with an admin user and an API token (the store must not be open
-/// by a running instance when the CLI touches it).
+/// Password of the `tester` user of [`prepare_data_dir`].
+pub const TESTER_PASSWORD: &str = "test-password-1";
+
+/// Creates a data directory with an operator `tester` and an API token for it (the store must
+/// not be open by a running instance when the CLI touches it). An operator, because the role
+/// matrix gives events and alerts to operators and managers, not to admins.
 pub fn prepare_data_dir() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data = data.to_str().unwrap();
     let (code, _, err) = trapline(
-        &["user", "add", "tester", "--role", "admin", "--data", data],
-        Some("test-password-1\n"),
+        &[
+            "user", "add", "tester", "--role", "operator", "--data", data,
+        ],
+        Some(&format!("{TESTER_PASSWORD}\n")),
     );
     assert_eq!(code, 0, "user add failed: {err}");
     let (code, out, err) = trapline(&["token", "create", "tester", "--data", data], None);

@@ -9,3 +9,4 @@ mod rules;
 mod sources;
 mod syslog;
 mod traps;
+mod web;

@@ -1,0 +1,167 @@
+//! Who may do what: the origin design's menu matrix, as the one table every API route and page
+//! is checked against.
+//!
+//! [`Permission`] names one thing a user can do; [`Permission::allows`] says which roles may do
+//! it; [`ENDPOINTS`] gives every `/api/v1` route (method + route template) its permission. The
+//! API's auth middleware ([`super::auth::require_user`]) looks the matched route up here after
+//! authenticating, so a handler never checks a role by itself. A route missing from the table is
+//! refused (403) and logged: forgetting an entry fails closed, and the router tests, which walk
+//! this table for every role, catch it.
+//!
+//! | permission            | operator | manager | oncall | admin | viewer | matrix line |
+//! |-----------------------|:--------:|:-------:|:------:|:-----:|:------:|---|
+//! | `ViewEvents`          | X        | X       |        |       |        | monitoring |
+//! | `ViewAlerts`          | X        | X       |        |       |        | alerts: search, list |
+//! | `ActOnAlerts`         | X        |         |        |       |        | alerts: transfer, postpone, archive, delete |
+//! | `ViewMaintenance`     | X        | X       |        | X     |        | settings (admin) + monitoring |
+//! | `ChangeMaintenance`   | X        |         |        | X     |        | settings (admin) + alerts (operator) |
+//! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
+//!
+//! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
+//! own name, role and other sessions; the menus each role gets come with the pages that carry
+//! them.
+
+use axum::http::Method;
+
+use crate::accounts::Role;
+
+/// One thing a user may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// Read stored events. The matrix's "monitoring" (equipment, unavailability, statistics,
+    /// reports): operators and managers. Not admins: their menu is users and settings, and the
+    /// raw event stream is the monitoring view.
+    ViewEvents,
+    /// List and read alerts: the matrix's "alerts: search, list" — operators and managers.
+    ViewAlerts,
+    /// Ack, snooze, transfer, archive, delete alerts: "alerts: transfer, postpone, archive,
+    /// delete" — operators only. Managers are told of critical alerts but do not act on them.
+    ActOnAlerts,
+    /// List maintenance windows: whoever may change them (operators, admins) and managers,
+    /// who watch the monitoring that windows silence.
+    ViewMaintenance,
+    /// Create and remove maintenance windows: admins (settings) and operators (who see the
+    /// alerts they silence and plan interventions).
+    ChangeMaintenance,
+    /// Read the login audit (who logged in, from where, when): admins, who own users.
+    ViewLogins,
+}
+
+impl Permission {
+    /// Every permission, for tests and help texts.
+    pub const ALL: [Permission; 6] = [
+        Permission::ViewEvents,
+        Permission::ViewAlerts,
+        Permission::ActOnAlerts,
+        Permission::ViewMaintenance,
+        Permission::ChangeMaintenance,
+        Permission::ViewLogins,
+    ];
+
+    /// Whether `role` has this permission (the table in the module doc).
+    pub fn allows(self, role: Role) -> bool {
+        // One row per permission, as in the origin design's matrix; the columns are
+        // operator, manager, oncall, admin, viewer.
+        let row = match self {
+            Permission::ViewEvents => [true, true, false, false, false],
+            Permission::ViewAlerts => [true, true, false, false, false],
+            Permission::ActOnAlerts => [true, false, false, false, false],
+            Permission::ViewMaintenance => [true, true, false, true, false],
+            Permission::ChangeMaintenance => [true, false, false, true, false],
+            Permission::ViewLogins => [false, false, false, true, false],
+        };
+        // Exhaustive: a new role is a compile error here, not a silent refusal.
+        let column = match role {
+            Role::Operator => 0,
+            Role::Manager => 1,
+            Role::Oncall => 2,
+            Role::Admin => 3,
+            Role::Viewer => 4,
+        };
+        row[column]
+    }
+}
+
+/// Every `/api/v1` route: method, route template (as axum's `MatchedPath` gives it) and the
+/// permission it needs. `HEAD` is checked as `GET`.
+pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
+    ("GET", "/api/v1/events", Permission::ViewEvents),
+    ("GET", "/api/v1/events/{id}", Permission::ViewEvents),
+    ("GET", "/api/v1/alerts", Permission::ViewAlerts),
+    ("GET", "/api/v1/alerts/{id}", Permission::ViewAlerts),
+    (
+        "POST",
+        "/api/v1/alerts/{id}/{action}",
+        Permission::ActOnAlerts,
+    ),
+    ("GET", "/api/v1/maintenance", Permission::ViewMaintenance),
+    ("POST", "/api/v1/maintenance", Permission::ChangeMaintenance),
+    (
+        "DELETE",
+        "/api/v1/maintenance",
+        Permission::ChangeMaintenance,
+    ),
+    (
+        "DELETE",
+        "/api/v1/maintenance/{id}",
+        Permission::ChangeMaintenance,
+    ),
+    ("GET", "/api/v1/logins", Permission::ViewLogins),
+];
+
+/// The permission a request to `route` (a route template) with `method` needs; `None` for a
+/// route missing from [`ENDPOINTS`] (refused by the caller).
+pub fn permission_for(method: &Method, route: &str) -> Option<Permission> {
+    let method = if method == Method::HEAD {
+        "GET"
+    } else {
+        method.as_str()
+    };
+    ENDPOINTS
+        .iter()
+        .find(|(m, path, _)| *m == method && *path == route)
+        .map(|(_, _, permission)| *permission)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_follows_the_origin_design() {
+        let who = |p: Permission| -> Vec<&str> {
+            Role::ALL
+                .into_iter()
+                .filter(|r| p.allows(*r))
+                .map(Role::as_str)
+                .collect()
+        };
+        assert_eq!(who(Permission::ViewEvents), ["operator", "manager"]);
+        assert_eq!(who(Permission::ViewAlerts), ["operator", "manager"]);
+        assert_eq!(who(Permission::ActOnAlerts), ["operator"]);
+        assert_eq!(
+            who(Permission::ViewMaintenance),
+            ["operator", "manager", "admin"]
+        );
+        assert_eq!(who(Permission::ChangeMaintenance), ["operator", "admin"]);
+        assert_eq!(who(Permission::ViewLogins), ["admin"]);
+    }
+
+    #[test]
+    fn routes_are_looked_up_by_method_and_template() {
+        assert_eq!(
+            permission_for(&Method::HEAD, "/api/v1/events"),
+            Some(Permission::ViewEvents)
+        );
+        assert_eq!(
+            permission_for(&Method::POST, "/api/v1/maintenance"),
+            Some(Permission::ChangeMaintenance)
+        );
+        assert_eq!(permission_for(&Method::PUT, "/api/v1/maintenance"), None);
+        assert_eq!(permission_for(&Method::GET, "/api/v1/nothing"), None);
+        // Every permission is used by some route.
+        for p in Permission::ALL {
+            assert!(ENDPOINTS.iter().any(|(_, _, q)| *q == p), "{p:?} unused");
+        }
+    }
+}

@@ -1,0 +1,766 @@
+//! Router tests: the real router over a temporary store, driven with `oneshot` — every role on
+//! every API route (bearer and session), 401 without credentials, CSRF refusals, the login
+//! flow, rate limiting and the login audit.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::login::{LOGIN_CSRF_COOKIE, MAX_FAILURES};
+use super::roles::{ENDPOINTS, Permission};
+use super::session::SESSION_COOKIE;
+use super::{AppState, router};
+use crate::accounts::{Accounts, Role};
+use crate::alerts::{AlertEngine, EngineOptions};
+use crate::rules::RuleSet;
+use crate::rules::reload::ActiveRules;
+use crate::store::{Store, StoreOptions};
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    state: AppState,
+    /// A bearer token per role; the user of each role is named after it.
+    tokens: Vec<(Role, String)>,
+}
+
+fn password(role: Role) -> String {
+    format!("password-of-{}", role.as_str())
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
+    let accounts = Arc::new(Accounts::new(&store).unwrap());
+    let mut tokens = Vec::new();
+    for role in Role::ALL {
+        accounts
+            .add_user(role.as_str(), role, &password(role))
+            .unwrap();
+        tokens.push((role, accounts.create_token(role.as_str()).unwrap()));
+    }
+    let rules = ActiveRules::new(RuleSet::default_pack());
+    let alerts = Arc::new(Mutex::new(
+        AlertEngine::open(&store, EngineOptions::default()).unwrap(),
+    ));
+    let state = AppState::new(
+        store,
+        accounts,
+        rules,
+        alerts,
+        Arc::new(AtomicBool::new(true)),
+        false,
+    )
+    .unwrap();
+    Harness {
+        _dir: dir,
+        state,
+        tokens,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(str::to_string)
+    }
+
+    fn cookie_value(&self, name: &str) -> Option<String> {
+        let cookie = self.cookie(name)?;
+        let value = cookie.split(';').next()?.split_once('=')?.1;
+        Some(value.to_string())
+    }
+}
+
+const CLIENT: &str = "192.0.2.10:40000";
+
+fn request(method: Method, uri: &str) -> axum::http::request::Builder {
+    request_from(method, uri, CLIENT)
+}
+
+fn request_from(method: Method, uri: &str, client: &str) -> axum::http::request::Builder {
+    let addr: SocketAddr = client.parse().unwrap();
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .extension(ConnectInfo(addr))
+}
+
+async fn send(state: &AppState, request: Request<Body>) -> Reply {
+    let app: Router = router(state.clone());
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// `application/x-www-form-urlencoded` of `fields`.
+fn form(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".into(),
+                b => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A concrete request (URI, JSON body) for an `ENDPOINTS` entry.
+fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
+    let uri = template.replace("{id}", "1").replace("{action}", "ack");
+    match (method, template) {
+        ("POST", "/api/v1/maintenance") => (
+            uri,
+            Some(json!({
+                "name": "router test",
+                "start": "2030-01-01T00:00:00Z",
+                "end": "2030-01-02T00:00:00Z",
+                "hosts": ["db*"],
+            })),
+        ),
+        ("DELETE", "/api/v1/maintenance") => (format!("{uri}?id=nope"), None),
+        _ => (uri, None),
+    }
+}
+
+fn with_body(builder: axum::http::request::Builder, body: Option<Value>) -> Request<Body> {
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// A session for the user of `role`, made directly (no argon2): (cookie header, CSRF token).
+fn session_of(h: &Harness, role: Role) -> (String, String) {
+    let (cookie, session) = h
+        .state
+        .sessions
+        .create(
+            role.as_str(),
+            role,
+            "192.0.2.10".parse().unwrap(),
+            crate::event::now_ns(),
+        )
+        .unwrap();
+    (
+        format!("{SESSION_COOKIE}={cookie}"),
+        session.record.csrf_token,
+    )
+}
+
+#[tokio::test]
+async fn every_role_on_every_api_endpoint_by_token_and_by_session() {
+    let h = harness();
+    let mut table = Vec::new();
+    for &(method, template, permission) in ENDPOINTS {
+        for &(role, ref token) in &h.tokens {
+            let (cookie, csrf) = session_of(&h, role);
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let (uri, body) = concrete(method.as_str(), template);
+            let by_token = send(
+                &h.state,
+                with_body(
+                    request(method.clone(), &uri)
+                        .header(header::AUTHORIZATION, format!("Bearer {token}")),
+                    body.clone(),
+                ),
+            )
+            .await;
+            let by_session = send(
+                &h.state,
+                with_body(
+                    request(method.clone(), &uri)
+                        .header(header::COOKIE, &cookie)
+                        .header("X-CSRF-Token", &csrf),
+                    body,
+                ),
+            )
+            .await;
+            for (how, reply) in [("token", &by_token), ("session", &by_session)] {
+                let allowed = permission.allows(role);
+                let what = format!(
+                    "{method} {uri} as {} by {how}: {} {}",
+                    role.as_str(),
+                    reply.status,
+                    reply.body
+                );
+                if allowed {
+                    assert!(
+                        reply.status.is_success() || reply.status.is_client_error(),
+                        "{what}"
+                    );
+                    assert!(
+                        reply.status != StatusCode::FORBIDDEN
+                            && reply.status != StatusCode::UNAUTHORIZED,
+                        "{what}"
+                    );
+                } else {
+                    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{what}");
+                    assert_eq!(reply.json()["error"], "forbidden", "{what}");
+                }
+            }
+            table.push((template, method, role, by_token.status));
+        }
+    }
+    // Spot checks that "allowed" means really served.
+    let status_of = |t: &str, r: Role| {
+        table
+            .iter()
+            .find(|(tt, _, rr, _)| *tt == t && *rr == r)
+            .map(|x| x.3)
+            .unwrap()
+    };
+    assert_eq!(status_of("/api/v1/events", Role::Manager), StatusCode::OK);
+    assert_eq!(
+        status_of("/api/v1/alerts/{id}/{action}", Role::Operator),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(status_of("/api/v1/logins", Role::Admin), StatusCode::OK);
+    assert!(
+        Permission::ALL
+            .iter()
+            .all(|p| ENDPOINTS.iter().any(|(_, _, q)| q == p))
+    );
+}
+
+#[tokio::test]
+async fn api_without_valid_credentials_is_401_json() {
+    let h = harness();
+    for &(method, template, _) in ENDPOINTS {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let (uri, body) = concrete(method.as_str(), template);
+        for auth in [
+            None,
+            Some((header::AUTHORIZATION, "Bearer tl_0000_nope".to_string())),
+            Some((header::AUTHORIZATION, "Basic dXNlcjpwdw==".to_string())),
+            Some((header::COOKIE, format!("{SESSION_COOKIE}=forged"))),
+            Some((
+                header::COOKIE,
+                format!("{SESSION_COOKIE}={}", super::session::random_token(32)),
+            )),
+        ] {
+            let mut builder = request(method.clone(), &uri);
+            if let Some((name, value)) = &auth {
+                builder = builder.header(name, value);
+            }
+            let reply = send(&h.state, with_body(builder, body.clone())).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri} with {auth:?}"
+            );
+            assert_eq!(reply.json()["error"], "unauthorized");
+            assert_eq!(reply.headers[header::WWW_AUTHENTICATE], "Bearer");
+        }
+    }
+}
+
+/// GET /login, then POST /login with its CSRF token: the reply.
+async fn log_in(h: &Harness, user: &str, password: &str, client: &str) -> Reply {
+    let page = send(
+        &h.state,
+        request_from(Method::GET, "/login", client)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = page.cookie_value(LOGIN_CSRF_COOKIE).unwrap();
+    assert!(
+        page.body
+            .contains(&format!("name=\"csrf\" value=\"{csrf}\""))
+    );
+    send(
+        &h.state,
+        request_from(Method::POST, "/login", client)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("{LOGIN_CSRF_COOKIE}={csrf}"))
+            .body(Body::from(form(&[
+                ("username", user),
+                ("password", password),
+                ("csrf", &csrf),
+            ])))
+            .unwrap(),
+    )
+    .await
+}
+
+fn assert_security_headers(reply: &Reply) {
+    for (name, value) in [
+        ("content-security-policy", "default-src 'self'"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "same-origin"),
+        ("x-frame-options", "DENY"),
+    ] {
+        assert_eq!(reply.headers[name], value, "{name}");
+    }
+    assert!(
+        reply.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_http_only_cookie_and_the_home_page_needs_it() {
+    let h = harness();
+    // Without a session, / sends to the login form.
+    let home = send(
+        &h.state,
+        request(Method::GET, "/").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.headers[header::LOCATION], "/login");
+
+    let page = send(
+        &h.state,
+        request(Method::GET, "/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_security_headers(&page);
+    assert!(page.body.contains("name=\"username\""));
+    assert!(page.body.contains("name=\"password\""));
+    let login_cookie = page.cookie(LOGIN_CSRF_COOKIE).unwrap();
+    assert!(login_cookie.contains("HttpOnly") && login_cookie.contains("SameSite=Strict"));
+
+    let reply = log_in(&h, "operator", &password(Role::Operator), CLIENT).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    assert_eq!(reply.headers[header::LOCATION], "/");
+    let cookie = reply.cookie(SESSION_COOKIE).unwrap();
+    assert!(cookie.contains("; HttpOnly"), "{cookie}");
+    assert!(cookie.contains("; SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("; Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let session = reply.cookie_value(SESSION_COOKIE).unwrap();
+
+    let home = send(
+        &h.state,
+        request(Method::GET, "/")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert_security_headers(&home);
+    assert!(
+        home.body
+            .contains("trapline — logged in as operator (operator)"),
+        "{}",
+        home.body
+    );
+    assert!(!home.body.contains("also logged in"));
+    // The session works on the API too (operators may list alerts).
+    let alerts = send(
+        &h.state,
+        request(Method::GET, "/api/v1/alerts")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(alerts.status, StatusCode::OK, "{}", alerts.body);
+    // A logged-in user asking for the form goes home.
+    let again = send(
+        &h.state,
+        request(Method::GET, "/login")
+            .header(header::COOKIE, format!("{SESSION_COOKIE}={session}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn wrong_credentials_get_one_generic_answer() {
+    let h = harness();
+    let wrong_password = log_in(&h, "operator", "not the password", CLIENT).await;
+    let unknown_user = log_in(&h, "nobody", "not the password", CLIENT).await;
+    for reply in [&wrong_password, &unknown_user] {
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(reply.body.contains("Wrong user name or password."));
+        assert!(reply.cookie(SESSION_COOKIE).is_none());
+        assert_security_headers(reply);
+    }
+    // Apart from the user name given back and the form's CSRF token, the pages are the same.
+    let strip = |body: &str, name: &str| -> String {
+        body.lines()
+            .filter(|line| !line.contains("name=\"csrf\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(name, "NAME")
+    };
+    assert_eq!(
+        strip(&wrong_password.body, "operator"),
+        strip(&unknown_user.body, "nobody")
+    );
+}
+
+#[tokio::test]
+async fn login_without_the_forms_csrf_token_is_refused() {
+    let h = harness();
+    let reply = send(
+        &h.state,
+        request(Method::POST, "/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form(&[
+                ("username", "operator"),
+                ("password", &password(Role::Operator)),
+            ])))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert!(reply.cookie(SESSION_COOKIE).is_none());
+    // …and with a token that is not its cookie's.
+    let reply = send(
+        &h.state,
+        request(Method::POST, "/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                header::COOKIE,
+                format!("{LOGIN_CSRF_COOKIE}={}", super::session::random_token(32)),
+            )
+            .body(Body::from(form(&[
+                ("username", "operator"),
+                ("password", &password(Role::Operator)),
+                ("csrf", &super::session::random_token(32)),
+            ])))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn session_requests_that_change_state_need_the_csrf_token() {
+    let h = harness();
+    let reply = log_in(&h, "operator", &password(Role::Operator), CLIENT).await;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}",
+        reply.cookie_value(SESSION_COOKIE).unwrap()
+    );
+    let csrf = h
+        .state
+        .sessions
+        .of_user("operator", crate::event::now_ns())
+        .unwrap()[0]
+        .record
+        .csrf_token
+        .clone();
+    let (uri, body) = concrete("POST", "/api/v1/maintenance");
+
+    for sent in [None, Some("wrong"), Some("")] {
+        let mut builder = request(Method::POST, &uri).header(header::COOKIE, &cookie);
+        if let Some(token) = sent {
+            builder = builder.header("X-CSRF-Token", token);
+        }
+        let refused = send(&h.state, with_body(builder, body.clone())).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{sent:?}");
+        assert!(refused.json()["detail"].as_str().unwrap().contains("CSRF"));
+    }
+    let created = send(
+        &h.state,
+        with_body(
+            request(Method::POST, &uri)
+                .header(header::COOKIE, &cookie)
+                .header("X-CSRF-Token", &csrf),
+            body,
+        ),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.json()["created_by"], "operator");
+    // Reading needs no token.
+    let listed = send(
+        &h.state,
+        request(Method::GET, "/api/v1/maintenance")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed.status, StatusCode::OK);
+
+    // Logout: refused without the token, done with it (form field).
+    let logout = |fields: Vec<(&'static str, String)>| {
+        let body = form(
+            &fields
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect::<Vec<_>>(),
+        );
+        request(Method::POST, "/logout")
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let refused = send(&h.state, logout(vec![])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.json()["error"], "forbidden");
+    let refused = send(&h.state, logout(vec![("csrf", "nope".into())])).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let done = send(&h.state, logout(vec![("csrf", csrf.clone())])).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER);
+    assert_eq!(done.headers[header::LOCATION], "/login");
+    assert!(done.cookie(SESSION_COOKIE).unwrap().contains("Max-Age=0"));
+    // The session is gone on the server, not just in the browser.
+    let home = send(
+        &h.state,
+        request(Method::GET, "/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    let api = send(
+        &h.state,
+        request(Method::GET, "/api/v1/alerts")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bearer_requests_need_no_csrf_token() {
+    let h = harness();
+    let token = &h.tokens.iter().find(|(r, _)| *r == Role::Admin).unwrap().1;
+    let (uri, body) = concrete("POST", "/api/v1/maintenance");
+    let reply = send(
+        &h.state,
+        with_body(
+            request(Method::POST, &uri).header(header::AUTHORIZATION, format!("Bearer {token}")),
+            body,
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn failed_logins_are_rate_limited_per_user_and_per_address() {
+    let h = harness();
+    for _ in 0..MAX_FAILURES {
+        let reply = log_in(&h, "operator", "wrong password", "192.0.2.20:1").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // Blocked, even with the right password and from another address.
+    for client in ["192.0.2.20:2", "192.0.2.21:1"] {
+        let reply = log_in(&h, "operator", &password(Role::Operator), client).await;
+        assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS, "{client}");
+        let retry: u64 = reply.headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((250..=300).contains(&retry), "{retry}");
+        assert!(reply.cookie(SESSION_COOKIE).is_none());
+        assert_security_headers(&reply);
+    }
+    // The address is blocked for other users too; other addresses and users are not.
+    let reply = log_in(&h, "manager", &password(Role::Manager), "192.0.2.20:3").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    let reply = log_in(&h, "manager", &password(Role::Manager), "192.0.2.22:1").await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+
+    // Per address alone: many names from one address.
+    for i in 0..MAX_FAILURES {
+        let reply = log_in(&h, &format!("guess{i}"), "x", "198.51.100.1:1").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let reply = log_in(&h, "viewer", &password(Role::Viewer), "198.51.100.1:1").await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn logins_are_audited_and_only_admins_see_them() {
+    let h = harness();
+    assert_eq!(
+        log_in(&h, "viewer", "wrong password", "192.0.2.30:1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log_in(&h, "ghost", "wrong password", "192.0.2.31:1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        log_in(&h, "viewer", &password(Role::Viewer), "192.0.2.30:2")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let admin = &h.tokens.iter().find(|(r, _)| *r == Role::Admin).unwrap().1;
+    let reply = send(
+        &h.state,
+        request(Method::GET, "/api/v1/logins?limit=2")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let page = reply.json();
+    let logins = page["logins"].as_array().unwrap();
+    assert_eq!(logins.len(), 2);
+    assert_eq!(logins[0]["user"], "viewer");
+    assert_eq!(logins[0]["role"], "viewer");
+    assert_eq!(logins[0]["outcome"], "success");
+    assert_eq!(logins[0]["address"], "192.0.2.30");
+    assert!(logins[0]["at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(logins[1]["user"], "ghost");
+    assert_eq!(logins[1]["role"], Value::Null);
+    assert_eq!(logins[1]["outcome"], "failure");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let reply = send(
+        &h.state,
+        request(Method::GET, &format!("/api/v1/logins?cursor={cursor}"))
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let rest = reply.json();
+    assert_eq!(rest["logins"].as_array().unwrap().len(), 1);
+    assert_eq!(rest["logins"][0]["role"], "viewer");
+    assert_eq!(rest["logins"][0]["outcome"], "failure");
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    // Rate-limited attempts are recorded once per block.
+    for _ in 0..MAX_FAILURES + 3 {
+        log_in(&h, "manager", "wrong password", "192.0.2.32:1").await;
+    }
+    let reply = send(
+        &h.state,
+        request(Method::GET, "/api/v1/logins?limit=1000")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let outcomes: Vec<_> = reply.json()["logins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["user"] == "manager")
+        .map(|l| l["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| *o == "rate_limited").count(), 1);
+    assert_eq!(outcomes.iter().filter(|o| *o == "failure").count(), 5);
+
+    let bad = send(
+        &h.state,
+        request(Method::GET, "/api/v1/logins?cursor=zzz")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_user_logged_in_elsewhere_is_told_so() {
+    let h = harness();
+    let first = log_in(&h, "oncall", &password(Role::Oncall), "10.0.0.5:50000").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let second = log_in(&h, "oncall", &password(Role::Oncall), "10.0.0.6:50000").await;
+    let cookie = format!(
+        "{SESSION_COOKIE}={}",
+        second.cookie_value(SESSION_COOKIE).unwrap()
+    );
+    let home = send(
+        &h.state,
+        request(Method::GET, "/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(
+        home.body
+            .contains("You are also logged in from 10.0.0.5 since"),
+        "{}",
+        home.body
+    );
+    assert!(!home.body.contains("from 10.0.0.6"));
+}
+
+#[tokio::test]
+async fn a_deleted_users_session_ends() {
+    let h = harness();
+    let (cookie, _) = session_of(&h, Role::Viewer);
+    h.state
+        .store
+        .records("users")
+        .unwrap()
+        .remove("viewer")
+        .unwrap();
+    let reply = send(
+        &h.state,
+        request(Method::GET, "/api/v1/events")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        h.state
+            .sessions
+            .of_user("viewer", crate::event::now_ns())
+            .unwrap()
+            .is_empty()
+    );
+}
