@@ -149,6 +149,8 @@ pub struct AlertEngine {
     key_buffer: String,
     scratch: crate::rules::Scratch,
     candidates: Vec<usize>,
+    /// Where written changes are announced (the web's live stream); `None` offline.
+    feed: Option<tokio::sync::broadcast::Sender<std::sync::Arc<super::AlertJson>>>,
 }
 
 impl AlertEngine {
@@ -175,6 +177,7 @@ impl AlertEngine {
             key_buffer: String::new(),
             scratch: crate::rules::Scratch::default(),
             candidates: Vec::new(),
+            feed: None,
         }
     }
 
@@ -229,6 +232,14 @@ impl AlertEngine {
     /// Every active alert (any order).
     pub fn active(&self) -> impl Iterator<Item = &Alert> {
         self.active.values()
+    }
+
+    /// Announces every alert change on `feed` when it is written (see `persist`).
+    pub fn set_change_feed(
+        &mut self,
+        feed: tokio::sync::broadcast::Sender<std::sync::Arc<super::AlertJson>>,
+    ) {
+        self.feed = Some(feed);
     }
 
     /// Takes the journal (only filled with `EngineOptions::journal`).
@@ -920,8 +931,12 @@ impl AlertEngine {
         }
         if !self.dirty.is_empty() || !self.finished.is_empty() {
             let mut puts: Vec<(String, Vec<u8>)> = Vec::new();
+            let feed = self.feed.as_ref().filter(|f| f.receiver_count() > 0);
             for id in self.dirty.drain() {
                 if let Some(alert) = self.active.get(&id) {
+                    if let Some(feed) = feed {
+                        let _ = feed.send(std::sync::Arc::new(alert.to_json()));
+                    }
                     puts.push((
                         record_key(id),
                         serde_json::to_vec(alert).unwrap_or_default(),
@@ -929,6 +944,9 @@ impl AlertEngine {
                 }
             }
             for alert in self.finished.drain(..) {
+                if let Some(feed) = feed {
+                    let _ = feed.send(std::sync::Arc::new(alert.to_json()));
+                }
                 puts.push((
                     record_key(alert.id),
                     serde_json::to_vec(&alert).unwrap_or_default(),

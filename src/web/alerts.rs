@@ -25,6 +25,7 @@ const MAX_LIMIT: usize = 1000;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/alerts", get(list_alerts))
+        .route("/alerts/stream", get(stream_alerts))
         .route("/alerts/{id}", get(get_alert))
         .route("/alerts/{id}/{action}", axum::routing::post(act_on_alert))
         .route(
@@ -115,6 +116,32 @@ async fn list_alerts(
         alerts: page.alerts.iter().map(|a| a.to_json()).collect(),
         next_cursor: page.next_cursor.map(|id| id.to_string()),
     }))
+}
+
+/// `GET /api/v1/alerts/stream`: Server-Sent Events, one `event: alert` (the alert JSON) per
+/// change, `event: lagged` when this client fell behind (it should reload the list), and a
+/// keep-alive comment every 15 s so proxies keep the connection open.
+async fn stream_alerts(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use tokio::sync::broadcast::error::RecvError;
+    let receiver = state.alert_feed.subscribe();
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let event = match receiver.recv().await {
+            Ok(alert) => Event::default()
+                .event("alert")
+                .json_data(&*alert)
+                .unwrap_or_else(|_| Event::default().event("error")),
+            Err(RecvError::Lagged(missed)) => {
+                Event::default().event("lagged").data(missed.to_string())
+            }
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok::<_, std::convert::Infallible>(event), receiver))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
 }
 
 async fn get_alert(

@@ -55,7 +55,17 @@ pub struct AppState {
     pub logins: Arc<login::LoginAudit>,
     /// Failed logins per user name and client address.
     pub login_limiter: Arc<login::LoginLimiter>,
+    /// Every alert change as the engine writes it (new alerts within ~100 ms, folds at most
+    /// every second), for `GET /api/v1/alerts/stream`.
+    pub alert_feed: AlertFeed,
 }
+
+/// The broadcast of alert changes; a subscriber that falls behind by more than
+/// [`ALERT_FEED_CAPACITY`] changes is told so (`event: lagged`) and reloads the list.
+pub type AlertFeed = tokio::sync::broadcast::Sender<Arc<crate::alerts::AlertJson>>;
+
+/// Changes buffered per subscriber.
+pub const ALERT_FEED_CAPACITY: usize = 4096;
 
 impl AppState {
     /// The state over an open store: opens the session and login-audit record trees.
@@ -67,7 +77,10 @@ impl AppState {
         ready: Arc<AtomicBool>,
         metrics_require_token: bool,
     ) -> Result<AppState, crate::store::StoreError> {
+        let (alert_feed, _) = tokio::sync::broadcast::channel(ALERT_FEED_CAPACITY);
+        crate::pipeline::lock(&alerts).set_change_feed(alert_feed.clone());
         Ok(AppState {
+            alert_feed,
             sessions: Arc::new(session::Sessions::open(&store, false)?),
             logins: Arc::new(login::LoginAudit::open(&store)?),
             login_limiter: Arc::default(),

@@ -89,6 +89,7 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
     ("GET", "/api/v1/events/{id}", Permission::ViewEvents),
     ("GET", "/api/v1/alerts", Permission::ViewAlerts),
     ("GET", "/api/v1/alerts/{id}", Permission::ViewAlerts),
+    ("GET", "/api/v1/alerts/stream", Permission::ViewAlerts),
     (
         "POST",
         "/api/v1/alerts/{id}/{action}",

@@ -112,6 +112,17 @@ async fn send(state: &AppState, request: Request<Body>) -> Reply {
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
+    // A live stream (SSE) never ends: its status and headers are the reply.
+    if headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"))
+    {
+        return Reply {
+            status,
+            headers,
+            body: String::new(),
+        };
+    }
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
