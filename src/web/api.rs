@@ -24,6 +24,10 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/events", get(list_events))
         .route("/events/{id}", get(get_event))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(super::openapi::document()) }),
+        )
         .merge(super::alerts::router())
         .route("/logins", get(super::login::list_logins))
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))

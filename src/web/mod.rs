@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod login;
+pub mod openapi;
 pub mod pages;
 pub mod roles;
 pub mod session;

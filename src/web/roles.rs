@@ -16,6 +16,7 @@
 //! | `ViewMaintenance`     | X        | X       |        | X     |        | settings (admin) + monitoring |
 //! | `ChangeMaintenance`   | X        |         |        | X     |        | settings (admin) + alerts (operator) |
 //! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
+//! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
 //!
 //! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
 //! own name, role and other sessions; the menus each role gets come with the pages that carry
@@ -45,17 +46,20 @@ pub enum Permission {
     ChangeMaintenance,
     /// Read the login audit (who logged in, from where, when): admins, who own users.
     ViewLogins,
+    /// Read the OpenAPI document: every signed-in user (it lists what each role may do).
+    ReadApiDocs,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 7] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
         Permission::ViewMaintenance,
         Permission::ChangeMaintenance,
         Permission::ViewLogins,
+        Permission::ReadApiDocs,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -69,6 +73,7 @@ impl Permission {
             Permission::ViewMaintenance => [true, true, false, true, false],
             Permission::ChangeMaintenance => [true, false, false, true, false],
             Permission::ViewLogins => [false, false, false, true, false],
+            Permission::ReadApiDocs => [true, true, true, true, true],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -108,6 +113,7 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         Permission::ChangeMaintenance,
     ),
     ("GET", "/api/v1/logins", Permission::ViewLogins),
+    ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a

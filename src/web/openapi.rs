@@ -1,0 +1,226 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of the JSON API.
+//!
+//! Written from the same table the server enforces ([`super::roles::ENDPOINTS`]): every route
+//! there has one operation here, with the roles that may call it, and a test checks the two
+//! agree both ways, so the document cannot drift from what the server does.
+
+use serde_json::{Value, json};
+
+use super::roles::{ENDPOINTS, Permission};
+use crate::accounts::Role;
+
+/// What one operation does, its parameters and its success response (by route and method).
+struct Operation {
+    summary: &'static str,
+    query: &'static [(&'static str, &'static str)],
+    body: Option<Value>,
+    ok: (&'static str, &'static str),
+}
+
+fn operation(method: &str, route: &str) -> Operation {
+    let page = &[
+        ("limit", "page size, 1 to 1000 (default 100)"),
+        ("cursor", "the next_cursor of the previous page"),
+    ];
+    match (method, route) {
+        ("GET", "/api/v1/events") => Operation {
+            summary: "Stored events, newest first",
+            query: &[
+                ("host", "exact host"),
+                ("kind", "syslog | trap"),
+                ("level", "critical | warning | low | none"),
+                ("q", "text in the message"),
+                ("since", "RFC 3339"),
+                ("until", "RFC 3339"),
+                ("limit", "page size, 1 to 1000 (default 100)"),
+                ("cursor", "the next_cursor of the previous page"),
+            ],
+            body: None,
+            ok: ("200", "{events: [Event], next_cursor}"),
+        },
+        ("GET", "/api/v1/events/{id}") => simple("One event", "200", "Event"),
+        ("GET", "/api/v1/alerts") => Operation {
+            summary: "Alerts, newest first",
+            query: &[
+                ("state", "one state or a comma-separated list"),
+                ("level", "critical | warning | low"),
+                ("host", "exact host"),
+                ("limit", "page size, 1 to 1000 (default 100)"),
+                ("cursor", "the next_cursor of the previous page"),
+            ],
+            body: None,
+            ok: ("200", "{alerts: [Alert], next_cursor}"),
+        },
+        ("GET", "/api/v1/alerts/{id}") => simple("One alert", "200", "Alert"),
+        ("GET", "/api/v1/alerts/stream") => simple(
+            "Server-Sent Events: `event: alert` with the Alert JSON for every change, `event: lagged` when the client fell behind",
+            "200",
+            "text/event-stream",
+        ),
+        ("POST", "/api/v1/alerts/{id}/{action}") => Operation {
+            summary: "ack | snooze | transfer | archive | delete; recorded in the alert's history (409 if the state does not allow it)",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "properties": {
+                    "comment": {"type": "string"},
+                    "until": {"type": "string", "description": "snooze: RFC 3339"},
+                    "for": {"type": "string", "description": "snooze: a duration such as 30m"},
+                    "to": {"type": "array", "items": {"type": "string"}, "description": "transfer: user names"}
+                }
+            })),
+            ok: ("200", "Alert"),
+        },
+        ("GET", "/api/v1/maintenance") => simple(
+            "Maintenance windows (rule files and API)",
+            "200",
+            "[Maintenance]",
+        ),
+        ("POST", "/api/v1/maintenance") => Operation {
+            summary: "Create a maintenance window",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "required": ["name", "start", "end"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "start": {"type": "string", "description": "RFC 3339"},
+                    "end": {"type": "string", "description": "RFC 3339"},
+                    "hosts": {"type": "array", "items": {"type": "string"}, "description": "globs"},
+                    "categories": {"type": "array", "items": {"type": "string"}},
+                    "rules": {"type": "array", "items": {"type": "string"}}
+                }
+            })),
+            ok: ("201", "Maintenance"),
+        },
+        ("DELETE", "/api/v1/maintenance") => Operation {
+            summary: "Remove a maintenance window made through the API",
+            query: &[("id", "the window's id")],
+            body: None,
+            ok: ("204", "no content"),
+        },
+        ("DELETE", "/api/v1/maintenance/{id}") => simple(
+            "Remove a maintenance window made through the API",
+            "204",
+            "no content",
+        ),
+        ("GET", "/api/v1/logins") => Operation {
+            summary: "Login attempts, newest first",
+            query: page,
+            body: None,
+            ok: ("200", "{logins: [Login], next_cursor}"),
+        },
+        ("GET", "/api/v1/openapi.json") => simple("This document", "200", "OpenAPI 3.1"),
+        _ => simple("(undocumented)", "200", ""),
+    }
+}
+
+fn simple(summary: &'static str, status: &'static str, what: &'static str) -> Operation {
+    Operation {
+        summary,
+        query: &[],
+        body: None,
+        ok: (status, what),
+    }
+}
+
+fn roles_allowed(permission: Permission) -> Vec<&'static str> {
+    Role::ALL
+        .into_iter()
+        .filter(|role| permission.allows(*role))
+        .map(Role::as_str)
+        .collect()
+}
+
+fn path_parameters(route: &str) -> Vec<Value> {
+    route
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for &(method, route, permission) in ENDPOINTS {
+        let op = operation(method, route);
+        let mut parameters = path_parameters(route);
+        parameters.extend(op.query.iter().map(|(name, description)| {
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+        }));
+        let mut operation = json!({
+            "summary": op.summary,
+            "x-roles": roles_allowed(permission),
+            "parameters": parameters,
+            "responses": {
+                op.ok.0: {"description": op.ok.1},
+                "400": {"description": "bad request: {error, detail}"},
+                "401": {"description": "no valid token or session"},
+                "403": {"description": "the role may not do this (or a session request without its CSRF token)"},
+                "404": {"description": "no such resource"}
+            }
+        });
+        if let Some(body) = op.body {
+            operation["requestBody"] = json!({"content": {"application/json": {"schema": body}}});
+        }
+        let entry = paths.entry(route.to_string()).or_insert_with(|| json!({}));
+        entry[method.to_ascii_lowercase()] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "trapline API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Every route takes `Authorization: Bearer TOKEN` or a web session cookie (then state-changing requests need `X-CSRF-Token`). Errors are `{\"error\": ..., \"detail\": ...}`. Times are RFC 3339 UTC. `x-roles` lists the roles that may call an operation."
+        },
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": super::session::SESSION_COOKIE}
+            }
+        },
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_enforced_route_is_documented_and_nothing_else() {
+        let doc = document();
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(route, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| (m.to_ascii_uppercase(), route.clone()))
+            })
+            .collect();
+        documented.sort();
+        let mut enforced: Vec<(String, String)> = ENDPOINTS
+            .iter()
+            .map(|(m, r, _)| (m.to_string(), r.to_string()))
+            .collect();
+        enforced.sort();
+        assert_eq!(documented, enforced);
+        for (method, route) in &enforced {
+            let op = &doc["paths"][route][method.to_ascii_lowercase()];
+            assert_ne!(op["summary"], "(undocumented)", "{method} {route}");
+            assert!(
+                !op["x-roles"].as_array().unwrap().is_empty(),
+                "{method} {route}"
+            );
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/alerts/{id}/{action}"]["post"]["x-roles"],
+            json!(["operator"])
+        );
+    }
+}
