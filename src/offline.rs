@@ -537,12 +537,10 @@ pub fn replay(
     input: impl std::io::BufRead,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<ReplaySummary> {
-    let mut sim: Option<Simulator> = None;
+    let mut sim = Simulator::new(rules, mibs, 0);
     let mut summary = ReplaySummary::default();
-    let mut rules = Some(rules);
-    let mut mibs = Some(mibs);
     let source: SocketAddr = DEFAULT_SOURCE.parse().expect("valid address");
-    let mut last_ns = crate::rules::parse_instant(DEFAULT_START).unwrap_or(0);
+    let mut last_ns: Option<i64> = None;
     for line in input.split(b'\n') {
         let line = line?;
         let text = String::from_utf8_lossy(&line);
@@ -551,19 +549,34 @@ pub fn replay(
             continue;
         }
         summary.lines += 1;
-        let at = line_time(text)
-            .filter(|t| *t >= last_ns)
-            .unwrap_or(last_ns + 1_000_000_000);
-        last_ns = at;
-        let sim = sim.get_or_insert_with(|| {
-            Simulator::new(
-                rules.take().expect("rules used once"),
-                mibs.take().expect("mibs used once"),
-                at,
-            )
-        });
-        sim.advance_to(at);
-        sim.syslog(text, source);
+        // Decoded once, against the clock (the year of year-less timestamps), then received at
+        // the line's own time.
+        let mut event = sim.normalizer.syslog(
+            text.as_bytes(),
+            source,
+            Transport::Udp,
+            crate::event::now_ns(),
+        );
+        let stamp = event
+            .timestamp
+            .as_deref()
+            .and_then(|t| crate::rules::parse_instant(t).ok());
+        let at = match last_ns {
+            None => {
+                let at = stamp
+                    .unwrap_or_else(|| crate::rules::parse_instant(DEFAULT_START).unwrap_or(0));
+                sim.now_ns = at;
+                at
+            }
+            Some(last) => {
+                let at = stamp.filter(|t| *t >= last).unwrap_or(last + 1_000_000_000);
+                sim.advance_to(at);
+                at
+            }
+        };
+        last_ns = Some(at);
+        event.received_at_ns = at;
+        sim.feed(event);
         for change in sim.take_changes() {
             match change.kind {
                 ChangeKind::Raised | ChangeKind::Suppressed => summary.raised += 1,
@@ -573,26 +586,9 @@ pub fn replay(
             writeln!(out, "{}", describe(&change))?;
         }
     }
-    if let Some(sim) = &sim {
-        summary.dropped = sim.dropped;
-        summary.active_at_end = sim.active_alerts();
-    }
+    summary.dropped = sim.dropped;
+    summary.active_at_end = sim.active_alerts();
     Ok(summary)
-}
-
-/// The absolute time a syslog line carries, if any (RFC 5424, or RFC 3164 with the current
-/// year policy).
-fn line_time(text: &str) -> Option<i64> {
-    let normalizer = Normalizer::new(SourceTable::new(Vec::new()), LevelTable::default());
-    let source: SocketAddr = DEFAULT_SOURCE.parse().ok()?;
-    let event = normalizer.syslog(
-        text.as_bytes(),
-        source,
-        Transport::Udp,
-        crate::event::now_ns(),
-    );
-    let stamp = event.timestamp?;
-    crate::rules::parse_instant(&stamp).ok()
 }
 
 #[cfg(test)]

@@ -762,7 +762,12 @@ impl AlertEngine {
             self.overflow(rules, raise);
             return;
         }
-        let suppressed = self.suppression(rules, &raise);
+        self.create(rules, &raise);
+    }
+
+    /// Makes a new active alert from `raise` (open, or suppressed by maintenance/inhibition).
+    fn create(&mut self, rules: &RuleSet, raise: &Raise<'_>) {
+        let suppressed = self.suppression(rules, raise);
         let id = self.next_id;
         self.next_id += 1;
         let mut alert = Alert {
@@ -881,13 +886,10 @@ impl AlertEngine {
             host: "trapline",
             ..raise
         };
-        if let Some(&id) = self.by_key.get(overflow.key.as_ref()) {
-            self.fold_into(rules, id, &overflow);
-        } else {
-            let limit = self.options.max_active;
-            self.options.max_active = usize::MAX;
-            self.raise_or_fold(rules, overflow);
-            self.options.max_active = limit;
+        match self.by_key.get(overflow.key.as_ref()) {
+            Some(&id) => self.fold_into(rules, id, &overflow),
+            // Made even beyond the limit: at most one per rule.
+            None => self.create(rules, &overflow),
         }
     }
 
@@ -930,27 +932,20 @@ impl AlertEngine {
             self.folds_written_ns = now_ns;
         }
         if !self.dirty.is_empty() || !self.finished.is_empty() {
-            let mut puts: Vec<(String, Vec<u8>)> = Vec::new();
             let feed = self.feed.as_ref().filter(|f| f.receiver_count() > 0);
-            for id in self.dirty.drain() {
-                if let Some(alert) = self.active.get(&id) {
-                    if let Some(feed) = feed {
-                        let _ = feed.send(std::sync::Arc::new(alert.to_json()));
-                    }
-                    puts.push((
-                        record_key(id),
-                        serde_json::to_vec(alert).unwrap_or_default(),
-                    ));
-                }
-            }
-            for alert in self.finished.drain(..) {
+            let finished = std::mem::take(&mut self.finished);
+            let changed = self
+                .dirty
+                .drain()
+                .filter_map(|id| self.active.get(&id))
+                .chain(&finished);
+            let mut puts: Vec<(String, Vec<u8>)> = Vec::new();
+            for alert in changed {
                 if let Some(feed) = feed {
                     let _ = feed.send(std::sync::Arc::new(alert.to_json()));
                 }
-                puts.push((
-                    record_key(alert.id),
-                    serde_json::to_vec(&alert).unwrap_or_default(),
-                ));
+                let bytes = serde_json::to_vec(alert).unwrap_or_default();
+                puts.push((record_key(alert.id), bytes));
             }
             p.alerts.apply_batch(puts, std::iter::empty())?;
         }

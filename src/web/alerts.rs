@@ -9,15 +9,13 @@ use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
+use super::api::{nonempty, page_limit, parse_cursor, parse_level};
 use super::{ApiError, AppState};
 use crate::accounts::User;
 use crate::alerts::{ActionError, AlertAction, AlertJson, AlertQuery, AlertState};
-use crate::event::{Level, format_ns};
+use crate::event::format_ns;
 use crate::pipeline::lock;
 use crate::rules::{Maintenance, parse_instant};
-
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
 
 /// Routes (mounted under `/api/v1`, behind `auth::require_user`; who may call each one is
 /// `roles::ENDPOINTS`: reading alerts is operators' and managers', acting on them operators',
@@ -58,12 +56,6 @@ pub struct AlertsPage {
 
 impl AlertsParams {
     fn to_query(&self) -> Result<AlertQuery, ApiError> {
-        let nonempty = |v: &Option<String>| {
-            v.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        };
         let states = match nonempty(&self.state) {
             None => Vec::new(),
             Some(list) => list
@@ -77,26 +69,12 @@ impl AlertsParams {
                 })
                 .collect::<Result<_, _>>()?,
         };
-        let level = nonempty(&self.level)
-            .map(|l| {
-                Level::parse(&l).ok_or_else(|| {
-                    ApiError::BadRequest("level: expected critical, warning, low or none".into())
-                })
-            })
-            .transpose()?;
-        let before_id = nonempty(&self.cursor)
-            .map(|c| {
-                c.parse::<u64>().map_err(|_| {
-                    ApiError::BadRequest("cursor: not a cursor from next_cursor".into())
-                })
-            })
-            .transpose()?;
         Ok(AlertQuery {
             states,
-            level,
+            level: parse_level(&self.level)?,
             host: nonempty(&self.host),
-            before_id,
-            limit: self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+            before_id: parse_cursor(&self.cursor)?,
+            limit: page_limit(self.limit),
         })
     }
 }

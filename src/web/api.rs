@@ -55,59 +55,68 @@ pub struct EventsPage {
 }
 
 fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{name}: expected an RFC 3339 time such as 2026-11-23T12:00:00Z"
-            ))
+    crate::rules::parse_instant(text).map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))
+}
+
+/// A query parameter's value, trimmed; `None` when missing or blank (an empty form field).
+pub(super) fn nonempty(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// `limit` of a list endpoint: the default when absent, clamped to 1..=`MAX_LIMIT`.
+pub(super) fn page_limit(limit: Option<usize>) -> usize {
+    limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT)
+}
+
+/// `level=` of a list endpoint.
+pub(super) fn parse_level(value: &Option<String>) -> Result<Option<Level>, ApiError> {
+    nonempty(value)
+        .map(|l| {
+            Level::parse(&l).ok_or_else(|| {
+                ApiError::BadRequest("level: expected critical, warning, low or none".into())
+            })
         })
+        .transpose()
+}
+
+/// `cursor=` of a list endpoint paged by numeric id.
+pub(super) fn parse_cursor(value: &Option<String>) -> Result<Option<u64>, ApiError> {
+    nonempty(value)
+        .map(|c| {
+            c.parse::<u64>()
+                .map_err(|_| ApiError::BadRequest("cursor: not a cursor from next_cursor".into()))
+        })
+        .transpose()
 }
 
 impl EventsParams {
     /// Validates the parameters into a store query.
     pub fn to_query(&self) -> Result<EventQuery, ApiError> {
-        let empty_to_none = |v: &Option<String>| {
-            v.as_ref()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let kind = empty_to_none(&self.kind)
+        let kind = nonempty(&self.kind)
             .map(|k| {
                 EventKind::parse(&k)
                     .ok_or_else(|| ApiError::BadRequest("kind: expected syslog or trap".into()))
             })
             .transpose()?;
-        let level = empty_to_none(&self.level)
-            .map(|l| {
-                Level::parse(&l).ok_or_else(|| {
-                    ApiError::BadRequest("level: expected critical, warning, low or none".into())
-                })
-            })
-            .transpose()?;
-        let before_id = empty_to_none(&self.cursor)
-            .map(|c| {
-                c.parse::<u64>().map_err(|_| {
-                    ApiError::BadRequest("cursor: not a cursor from next_cursor".into())
-                })
-            })
-            .transpose()?;
-        let since_ns = empty_to_none(&self.since)
+        let since_ns = nonempty(&self.since)
             .map(|t| parse_time("since", &t))
             .transpose()?;
-        let until_ns = empty_to_none(&self.until)
+        let until_ns = nonempty(&self.until)
             .map(|t| parse_time("until", &t))
             .transpose()?;
         Ok(EventQuery {
-            host: empty_to_none(&self.host),
+            host: nonempty(&self.host),
             kind,
-            level,
-            text: empty_to_none(&self.q),
+            level: parse_level(&self.level)?,
+            text: nonempty(&self.q),
             since_ns,
             until_ns,
-            before_id,
-            limit: self.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+            before_id: parse_cursor(&self.cursor)?,
+            limit: page_limit(self.limit),
         })
     }
 }

@@ -326,7 +326,7 @@ pub async fn list_logins(
     params: Result<Query<LoginsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<LoginsPage>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::api::page_limit(params.limit);
     let cursor = params.cursor.filter(|c| !c.is_empty());
     if cursor
         .as_ref()

@@ -52,6 +52,11 @@ hosts = ["db*"]
 /// Starts an instance on `rules` (written to DIR/rules/NAME) with extra files.
 fn start_with_rules(files: &[(&str, &str)]) -> Instance {
     let (dir, token) = prepare_data_dir();
+    start_with_rules_in(dir, token, files)
+}
+
+/// [`start_with_rules`] on a data directory prepared by the caller (extra users, tokens).
+fn start_with_rules_in(dir: tempfile::TempDir, token: String, files: &[(&str, &str)]) -> Instance {
     let rules = dir.path().join("rules");
     std::fs::create_dir_all(&rules).unwrap();
     for (name, text) in files {
@@ -598,11 +603,7 @@ fn operators_ack_snooze_transfer_archive_and_delete_alerts_through_the_api() {
     let operator = add_user_with_token(dir.path(), "olga", "operator");
     let viewer = add_user_with_token(dir.path(), "victor", "viewer");
     add_user_with_token(dir.path(), "oncall-bob", "oncall");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("00-default.toml"), default_pack()).unwrap();
-    let rules = rules.display().to_string();
-    let tl = Instance::start_in(dir, tester_token, &["--rules", &rules]);
+    let tl = start_with_rules_in(dir, tester_token, &[("00-default.toml", default_pack())]);
     send(&tl, "db", "daemon.err", "replication broken");
     let alert = tl.wait_alert("state=open", |a| a["summary"] == "replication broken");
     let id = alert["id"].as_u64().unwrap();
@@ -701,11 +702,7 @@ fn operators_ack_snooze_transfer_archive_and_delete_alerts_through_the_api() {
 fn the_alert_stream_pushes_a_new_alert_and_its_changes() {
     use std::io::{BufRead, BufReader};
     let (dir, token) = prepare_data_dir(); // an operator: may view alerts and act on them
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).unwrap();
-    std::fs::write(rules.join("00-default.toml"), default_pack()).unwrap();
-    let rules = rules.display().to_string();
-    let tl = Instance::start_in(dir, token.clone(), &["--rules", &rules]);
+    let tl = start_with_rules_in(dir, token.clone(), &[("00-default.toml", default_pack())]);
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
