@@ -351,8 +351,11 @@
           (full.history || []).slice().reverse().map((h) => el('li', {},
             el('span', { class: 'when', text: formatTime(h.at) }),
             el('strong', { text: h.by }), ` ${h.action}`, h.detail ? ` — ${h.detail}` : '')));
+        const maintenance = permissions.has('ChangeMaintenance')
+          ? el('p', {}, el('button', { type: 'button', dataset: { maintenance: full.id }, title: 'Silence this host for a while (a maintenance window)', text: `Maintenance for ${full.host}…` }))
+          : null;
         cell.append(el('div', { class: 'details-grid' },
-          el('div', {}, facts, events),
+          el('div', {}, facts, events, maintenance),
           el('div', {}, el('h2', { text: 'History' }), history)));
       }
       return el('tr', { class: 'details', dataset: { detailsOf: id } }, cell);
@@ -382,6 +385,8 @@
       }
       const button = target.closest('[data-action]');
       if (button) act(button.dataset.action, [Number(button.dataset.id)]);
+      const silence = target.closest('[data-maintenance]');
+      if (silence) act('maintenance', [Number(silence.dataset.maintenance)]);
     });
     $('#select-page').addEventListener('change', (event) => {
       const ids = $$('#alert-rows tr.alert').map((row) => Number(row.dataset.alertId));
@@ -416,14 +421,15 @@
       if (!ids.length) return;
       if (action === 'ack' || action === 'archive') { send(action, ids, {}).catch(showError); return; }
       pending = { action, ids };
-      $('#action-title').textContent = { snooze: 'Snooze', transfer: 'Transfer to on-call', delete: 'Delete' }[action];
+      $('#action-title').textContent = { snooze: 'Snooze', transfer: 'Transfer to on-call', delete: 'Delete', maintenance: 'Maintenance window' }[action];
       const first = known.get(ids[0]);
       $('#action-subject').textContent = ids.length > 1 ? `${ids.length} alerts` : (first ? `${first.host}: ${first.summary}` : `alert ${ids[0]}`);
-      for (const part of $$('[data-for]', actionForm)) part.hidden = part.dataset.for !== action;
+      for (const part of $$('[data-for]', actionForm)) part.hidden = !part.dataset.for.split(' ').includes(action);
       $('#action-confirm').textContent = action === 'delete' ? 'Delete for good' : 'Confirm';
       $('#action-confirm').className = action === 'delete' ? 'danger' : 'primary';
       $('#action-error').textContent = '';
       actionForm.elements.comment.value = '';
+      actionForm.elements.until.value = '';
       dialog.showModal();
     }
     actionForm.addEventListener('submit', (event) => {
@@ -434,13 +440,26 @@
       const extra = { comment: actionForm.elements.comment.value.trim() || undefined };
       let chosen = action;
       if (action === 'delete' && choice === 'archive') chosen = 'archive';
-      if (chosen === 'snooze') extra.for = actionForm.elements.for.value;
+      if (chosen === 'snooze' || chosen === 'maintenance') {
+        const until = actionForm.elements.until.value;
+        if (until) extra.until = new Date(until).toISOString(); else extra.for = actionForm.elements.for.value;
+      }
       if (chosen === 'transfer') extra.to = actionForm.elements.to.value.split(',').map((s) => s.trim()).filter(Boolean);
       send(chosen, ids, extra)
         .then(() => { pending = null; dialog.close(); })
         .catch((error) => { $('#action-error').textContent = error.message; });
     });
     async function send(action, ids, extra) {
+      if (action === 'maintenance') {
+        const a = known.get(ids[0]);
+        const start = new Date();
+        const end = extra.until ? new Date(extra.until) : new Date(start.getTime() + durationMs(extra.for));
+        await api('/api/v1/maintenance', {
+          method: 'POST',
+          body: { name: extra.comment || `from alert ${ids[0]}`, start: start.toISOString(), end: end.toISOString(), hosts: [a.host] },
+        });
+        return;
+      }
       if (ids.length === 1) {
         const a = await api(`/api/v1/alerts/${ids[0]}/${action}`, { method: 'POST', body: extra });
         known.set(a.id, a);
@@ -578,6 +597,12 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  /** "15m", "1h", "1d" → milliseconds. */
+  function durationMs(text) {
+    const match = /^(\d+)([smhd])$/.exec(text || '');
+    if (!match) return 3600 * 1000;
+    return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[match[2]] * 1000;
+  }
   function debounce(fn, ms) {
     let timer = null;
     return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
