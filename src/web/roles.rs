@@ -16,6 +16,7 @@
 //! | `ViewMaintenance`     | X        | X       |        | X     |        | settings (admin) + monitoring |
 //! | `ChangeMaintenance`   | X        |         |        | X     |        | settings (admin) + alerts (operator) |
 //! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
+//! | `ManageUsers`         |          |         |        | X     |        | users (admin) |
 //! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
 //!
 //! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
@@ -46,19 +47,22 @@ pub enum Permission {
     ChangeMaintenance,
     /// Read the login audit (who logged in, from where, when): admins, who own users.
     ViewLogins,
+    /// List, create, change and remove users: admins ("users, menus, on-call planning edit").
+    ManageUsers,
     /// Read the OpenAPI document: every signed-in user (it lists what each role may do).
     ReadApiDocs,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 7] = [
+    pub const ALL: [Permission; 8] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
         Permission::ViewMaintenance,
         Permission::ChangeMaintenance,
         Permission::ViewLogins,
+        Permission::ManageUsers,
         Permission::ReadApiDocs,
     ];
 
@@ -73,6 +77,7 @@ impl Permission {
             Permission::ViewMaintenance => [true, true, false, true, false],
             Permission::ChangeMaintenance => [true, false, false, true, false],
             Permission::ViewLogins => [false, false, false, true, false],
+            Permission::ManageUsers => [false, false, false, true, false],
             Permission::ReadApiDocs => [true, true, true, true, true],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
@@ -118,6 +123,10 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         Permission::ChangeMaintenance,
     ),
     ("GET", "/api/v1/logins", Permission::ViewLogins),
+    ("GET", "/api/v1/users", Permission::ManageUsers),
+    ("POST", "/api/v1/users", Permission::ManageUsers),
+    ("PATCH", "/api/v1/users/{name}", Permission::ManageUsers),
+    ("DELETE", "/api/v1/users/{name}", Permission::ManageUsers),
     ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
 ];
 
@@ -157,6 +166,7 @@ mod tests {
         );
         assert_eq!(who(Permission::ChangeMaintenance), ["operator", "admin"]);
         assert_eq!(who(Permission::ViewLogins), ["admin"]);
+        assert_eq!(who(Permission::ManageUsers), ["admin"]);
     }
 
     #[test]
