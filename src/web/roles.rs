@@ -18,6 +18,7 @@
 //! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
 //! | `ManageUsers`         |          |         |        | X     |        | users (admin) |
 //! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
+//! | `ViewSystem`          | X        | X       | X      | X     | X      | (version, SNMP engine id) |
 //!
 //! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
 //! own name, role and other sessions; the menus each role gets come with the pages that carry
@@ -51,11 +52,13 @@ pub enum Permission {
     ManageUsers,
     /// Read the OpenAPI document: every signed-in user (it lists what each role may do).
     ReadApiDocs,
+    /// Read what the appliance is (version, uptime, SNMP engine id): every signed-in user.
+    ViewSystem,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -64,6 +67,7 @@ impl Permission {
         Permission::ViewLogins,
         Permission::ManageUsers,
         Permission::ReadApiDocs,
+        Permission::ViewSystem,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -79,6 +83,7 @@ impl Permission {
             Permission::ViewLogins => [false, false, false, true, false],
             Permission::ManageUsers => [false, false, false, true, false],
             Permission::ReadApiDocs => [true, true, true, true, true],
+            Permission::ViewSystem => [true, true, true, true, true],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -128,6 +133,7 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
     ("PATCH", "/api/v1/users/{name}", Permission::ManageUsers),
     ("DELETE", "/api/v1/users/{name}", Permission::ManageUsers),
     ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
+    ("GET", "/api/v1/system", Permission::ViewSystem),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
