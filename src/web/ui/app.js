@@ -638,6 +638,103 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Equipment: the hosts seen, and one host with its timeline
+  function levelBadges(counts) {
+    return el('span', { class: 'counts-inline' }, LEVELS.filter((l) => counts && counts[l])
+      .map((l) => el('span', { class: `badge ${l}`, title: l, text: String(counts[l]) })));
+  }
+  function hostsPage() {
+    const form = $('#host-filters');
+    const params = new URLSearchParams(window.location.search);
+    for (const name of ['q', 'zone']) if (params.has(name)) form.elements[name].value = params.get(name);
+    let cursor = null;
+    async function load(more) {
+      const q = new URLSearchParams();
+      for (const name of ['q', 'zone']) if (form.elements[name].value.trim()) q.set(name, form.elements[name].value.trim());
+      if (!more) window.history.replaceState(null, '', q.toString() ? `?${q}` : window.location.pathname);
+      q.set('limit', '200');
+      if (more && cursor) q.set('cursor', cursor);
+      const page = await api(`/api/v1/hosts?${q}`);
+      const rows = page.hosts.map((h) => el('tr', { dataset: { host: h.host } },
+        el('td', {}, el('a', { href: `/hosts/${encodeURIComponent(h.host)}`, text: h.host })),
+        el('td', { text: h.name || '' }), el('td', { text: h.type || '' }), el('td', { text: h.location || '' }),
+        el('td', { text: h.zone || '' }),
+        el('td', { class: 'time', title: h.last_seen ? formatTime(h.last_seen) : '', text: h.last_seen ? `${age(h.last_seen)} ago` : 'never' }),
+        el('td', { class: 'num', text: h.events.toLocaleString() }),
+        el('td', {}, h.open_alerts ? levelBadges(h.open_alerts_by_level) : '—')));
+      if (more) $('#host-rows').append(...rows); else $('#host-rows').replaceChildren(...rows);
+      cursor = page.next_cursor;
+      $('#hosts-more').hidden = !cursor;
+      $('#hosts-empty').hidden = $('#host-rows').children.length > 0;
+    }
+    form.addEventListener('input', debounce(() => load(false).catch(showError), 200));
+    form.addEventListener('submit', (event) => event.preventDefault());
+    $('#hosts-more').addEventListener('click', () => load(true).catch(showError));
+    load(false).catch(showError);
+  }
+
+  function hostPage() {
+    const host = body.dataset.argument;
+    const path = `/api/v1/hosts/${encodeURIComponent(host)}`;
+    const form = $('#host-form');
+    const canEdit = permissions.has('EditEquipment');
+    const canAdminister = permissions.has('AdministerEquipment');
+    const fields = ['name', 'type', 'address', 'location', 'zone', 'comments'];
+    const error = $('#host-error');
+    $('#host-title').textContent = host;
+    for (const name of fields) form.elements[name].disabled = !canEdit || (name === 'zone' && !canAdminister);
+    $('#host-save').hidden = !canEdit;
+    $('#host-forget').hidden = !canAdminister;
+    function show(h) {
+      $('#host-title').textContent = h.name ? `${h.name} (${h.host})` : h.host;
+      for (const name of fields) form.elements[name].value = h[name] || '';
+      $('#host-updated').textContent = h.updated_by ? `Last edited by ${h.updated_by}, ${formatTime(h.updated_at)}` : '';
+      const facts = [['first seen', h.first_seen ? formatTime(h.first_seen) : 'never'], ['last seen', h.last_seen ? formatTime(h.last_seen) : 'never'],
+        ['last sender', h.source || '—'], ['events', h.events.toLocaleString()], ['open alerts', String(h.open_alerts)]];
+      $('#host-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]),
+        el('dt', { text: 'events by level' }), el('dd', {}, levelBadges(h.events_by_level)),
+        el('dt', { text: 'alerts by level' }), el('dd', {}, levelBadges(h.open_alerts_by_level)));
+    }
+    async function load() {
+      try { show(await api(path)); } catch (e) { error.textContent = e.message; }
+    }
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const change = {};
+      for (const name of fields) {
+        if (form.elements[name].disabled) continue;
+        change[name] = form.elements[name].value.trim() || null;
+      }
+      error.textContent = '';
+      api(path, { method: 'PATCH', body: change }).then(show).catch((e) => { error.textContent = e.message; });
+    });
+    $('#host-forget').addEventListener('click', () => {
+      if (!window.confirm(`Forget ${host}? Its details go; it comes back if it sends again.`)) return;
+      api(path, { method: 'DELETE' }).then(() => window.location.assign('/hosts')).catch((e) => { error.textContent = e.message; });
+    });
+    let cursor = null;
+    async function timeline(more) {
+      const page = await api(`${path}/timeline?limit=100${more && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const rows = page.items.map((item) => {
+        const isAlert = item.type === 'alert';
+        const text = isAlert ? `${item.summary} (${item.state}, ${item.count}×)` : (item.message || (item.trap && (item.trap.trap_name || item.trap.trap_oid)) || '');
+        const link = isAlert ? `/?q=${encodeURIComponent(item.key || item.summary)}&state=${encodeURIComponent(item.state)}` : `/events/${item.id}`;
+        return el('tr', { dataset: { type: item.type } },
+          el('td', { class: 'time', text: formatTime(item.at) }),
+          el('td', { text: isAlert ? 'alert' : (item.kind || 'event') }),
+          el('td', {}, el('span', { class: `badge ${item.level}`, text: item.level })),
+          el('td', { class: 'summary' }, el('a', { href: link, text })));
+      });
+      if (more) $('#timeline-rows').append(...rows); else $('#timeline-rows').replaceChildren(...rows);
+      cursor = page.next_cursor;
+      $('#timeline-more').hidden = !cursor;
+    }
+    $('#timeline-more').addEventListener('click', () => timeline(true).catch(showError));
+    load();
+    timeline(false).catch(showError);
+  }
+
+  // ---------------------------------------------------------------------------------------
   // About: version, uptime, SNMP engine id
   async function aboutPage() {
     const s = await api('/api/v1/system');
@@ -672,7 +769,7 @@
     showError.timer = setTimeout(() => bar.remove(), 10000);
   }
 
-  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage };
+  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage, hosts: hostsPage, host: hostPage };
   // A script error is shown, not swallowed: a console that silently stops updating is the
   // worst kind of broken on a wall screen.
   window.addEventListener('error', (event) => showError(new Error(`script error: ${event.message}`)));
