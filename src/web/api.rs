@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(|| async { Json(super::openapi::document()) }),
         )
         .merge(super::alerts::router())
+        .merge(super::hosts::router())
         .route("/logins", get(super::login::list_logins))
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
