@@ -13,6 +13,10 @@
 //! and `host_details` for details, written when they change): a flood of events can never
 //! overwrite an edit, and an edit never waits for the writer's cadence to be durable.
 //!
+//! Sightings count an event as soon as the writer has given it an id, up to a block's age
+//! (~100 ms) before an events query can return it; a crash loses at most the last second of
+//! counts.
+//!
 //! A host may be described before it is ever seen (pre-provisioning the inventory); it then has
 //! details and no sightings until its first event. Forgetting a host ([`Equipment::forget`])
 //! removes both halves; if it sends again it is discovered afresh.

@@ -76,6 +76,7 @@ pub struct HostJson {
     pub comments: Option<String>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// Events received from it since it was first seen (retention does not lower this).
     pub events: u64,
     pub events_by_level: LevelCountsJson,
     /// Active alerts (open, acked, snoozed, suppressed) on this host.

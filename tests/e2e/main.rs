@@ -2,6 +2,7 @@
 //! (util-linux `logger`, raw sockets, `promtool`, HTTP). One module per feature.
 
 mod cli;
+mod equipment;
 mod harness;
 mod lifecycle;
 mod metrics;
