@@ -3,7 +3,8 @@
 #
 # Tests drive trapline with real clients, so the system tools they need are installed first when
 # missing (apt-get, as root or through sudo) — a test never skips because a tool is absent:
-#   logger (bsdutils), snmptrap/snmpinform (snmp), promtool (prometheus).
+#   logger (bsdutils), snmptrap/snmpinform (snmp), promtool (prometheus),
+#   headless Chromium and its WebDriver (chromium, chromium-driver) for the console's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ need=()
 command -v logger   >/dev/null || need+=(bsdutils)
 command -v snmptrap >/dev/null || need+=(snmp)
 command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
   echo "tests/run.sh: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -14,6 +14,10 @@ pub struct AlertQuery {
     pub level: Option<Level>,
     /// Exact host, case-insensitive.
     pub host: Option<String>,
+    /// Category, case-insensitive.
+    pub category: Option<String>,
+    /// Words that must all appear (case-insensitive) in the summary, host, rule, category or key.
+    pub text: Vec<String>,
     /// Only alerts with an id below this (the cursor of the previous page).
     pub before_id: Option<u64>,
     pub limit: usize,
@@ -65,6 +69,28 @@ impl AlertQuery {
                 .host
                 .as_deref()
                 .is_none_or(|h| alert.host.eq_ignore_ascii_case(h))
+            && self.category.as_deref().is_none_or(|c| {
+                alert
+                    .category
+                    .as_deref()
+                    .is_some_and(|own| own.eq_ignore_ascii_case(c))
+            })
+            && (self.text.is_empty() || self.text_matches(alert))
+    }
+
+    fn text_matches(&self, alert: &Alert) -> bool {
+        let haystack = format!(
+            "{} {} {} {} {}",
+            alert.summary,
+            alert.host,
+            alert.rule,
+            alert.category.as_deref().unwrap_or(""),
+            alert.key
+        )
+        .to_lowercase();
+        self.text
+            .iter()
+            .all(|word| haystack.contains(word.as_str()))
     }
 }
 

@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/stream", get(stream_alerts))
         .route("/alerts/{id}", get(get_alert))
         .route("/alerts/{id}/{action}", axum::routing::post(act_on_alert))
+        .route("/alerts/bulk/{action}", axum::routing::post(act_on_alerts))
         .route(
             "/maintenance",
             get(list_maintenance)
@@ -43,6 +44,12 @@ pub struct AlertsParams {
     pub state: Option<String>,
     pub level: Option<String>,
     pub host: Option<String>,
+    pub category: Option<String>,
+    /// Words that must all appear in the summary, host, rule, category or key.
+    pub q: Option<String>,
+    /// `true`: without history and with only the newest event id — what a list needs; the
+    /// console loads every active alert this way and fetches one alert whole when opened.
+    pub compact: Option<bool>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
 }
@@ -73,6 +80,10 @@ impl AlertsParams {
             states,
             level: parse_level(&self.level)?,
             host: nonempty(&self.host),
+            category: nonempty(&self.category),
+            text: nonempty(&self.q)
+                .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
+                .unwrap_or_default(),
             before_id: parse_cursor(&self.cursor)?,
             limit: page_limit(self.limit),
         })
@@ -85,13 +96,25 @@ async fn list_alerts(
 ) -> Result<Json<AlertsPage>, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let query = params.to_query()?;
+    let compact = params.compact.unwrap_or(false);
     let store = state.store.clone();
     let page = tokio::task::spawn_blocking(move || query.run(&store))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(AlertsPage {
-        alerts: page.alerts.iter().map(|a| a.to_json()).collect(),
+        alerts: page
+            .alerts
+            .iter()
+            .map(|a| {
+                let mut json = a.to_json();
+                if compact {
+                    json.history.clear();
+                    json.event_ids.truncate(1);
+                }
+                json
+            })
+            .collect(),
         next_cursor: page.next_cursor.map(|id| id.to_string()),
     }))
 }
@@ -231,6 +254,107 @@ async fn act_on_alert(
 ) -> Result<Json<AlertJson>, ApiError> {
     let id: u64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
+    let now = crate::event::now_ns();
+    let action = parse_action(&state, &action, &body, now).await?;
+    let alerts = state.alerts.clone();
+    let by = user.name.clone();
+    let result =
+        tokio::task::spawn_blocking(move || lock(&alerts).act(id, &action, &by, body.comment, now))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    result
+        .map(|alert| Json(alert.to_json()))
+        .map_err(action_error)
+}
+
+/// Body of `POST /api/v1/alerts/bulk/{action}`: the ids, and what the action needs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    pub ids: Vec<u64>,
+    pub comment: Option<String>,
+    pub until: Option<String>,
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+}
+
+/// Response of a bulk action: the alerts as they are now, and those it could not change.
+#[derive(Debug, Serialize)]
+pub struct BulkOutcome {
+    pub done: Vec<AlertJson>,
+    pub failed: Vec<BulkFailure>,
+}
+
+/// One alert a bulk action left alone, and why (`not found`, or its state does not allow it).
+#[derive(Debug, Serialize)]
+pub struct BulkFailure {
+    pub id: u64,
+    pub error: String,
+}
+
+/// Most alerts in one bulk action: a selection on the console is at most what it loaded.
+const MAX_BULK: usize = 10_000;
+
+/// `POST /api/v1/alerts/bulk/{action}`: one action on a selection, each alert recorded as if
+/// acted on alone; alerts that cannot take it are listed in `failed`, the others are done.
+async fn act_on_alerts(
+    State(state): State<AppState>,
+    Extension(user): Extension<User>,
+    Path(action): Path<String>,
+    body: Result<Json<BulkBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<BulkOutcome>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if body.ids.is_empty() || body.ids.len() > MAX_BULK {
+        return Err(ApiError::BadRequest(format!(
+            "ids: 1 to {MAX_BULK} alert ids"
+        )));
+    }
+    let single = ActionBody {
+        comment: body.comment,
+        until: body.until,
+        for_: body.for_,
+        to: body.to,
+    };
+    let now = crate::event::now_ns();
+    let action = parse_action(&state, &action, &single, now).await?;
+    let alerts = state.alerts.clone();
+    let by = user.name.clone();
+    let ids = body.ids;
+    let comment = single.comment;
+    tokio::task::spawn_blocking(move || {
+        let mut engine = lock(&alerts);
+        let mut outcome = BulkOutcome {
+            done: Vec::new(),
+            failed: Vec::new(),
+        };
+        for id in ids {
+            match engine.act(id, &action, &by, comment.clone(), now) {
+                Ok(alert) => outcome.done.push(alert.to_json()),
+                Err(ActionError::Store(error)) => {
+                    return Err(ApiError::Internal(error.to_string()));
+                }
+                Err(error) => outcome.failed.push(BulkFailure {
+                    id,
+                    error: error.to_string(),
+                }),
+            }
+        }
+        Ok(Json(outcome))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// The action of a path segment, checked with its body (comment size, snooze time, transfer
+/// targets).
+async fn parse_action(
+    state: &AppState,
+    action: &str,
+    body: &ActionBody,
+    now: i64,
+) -> Result<AlertAction, ApiError> {
     if body
         .comment
         .as_ref()
@@ -240,30 +364,25 @@ async fn act_on_alert(
             "comment: at most {MAX_COMMENT} characters"
         )));
     }
-    let now = crate::event::now_ns();
-    let action = match action.as_str() {
+    Ok(match action {
         "ack" => AlertAction::Ack,
         "archive" => AlertAction::Archive,
         "delete" => AlertAction::Delete,
         "snooze" => AlertAction::Snooze {
-            until_ns: snooze_until(&body, now)?,
+            until_ns: snooze_until(body, now)?,
         },
         "transfer" => AlertAction::Transfer {
-            to: transfer_targets(&state, &body).await?,
+            to: transfer_targets(state, body).await?,
         },
         _ => return Err(ApiError::NotFound),
-    };
-    let alerts = state.alerts.clone();
-    let by = user.name.clone();
-    let result =
-        tokio::task::spawn_blocking(move || lock(&alerts).act(id, &action, &by, body.comment, now))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-    match result {
-        Ok(alert) => Ok(Json(alert.to_json())),
-        Err(ActionError::NotFound(_)) => Err(ApiError::NotFound),
-        Err(error @ ActionError::NotAllowed { .. }) => Err(ApiError::Conflict(error.to_string())),
-        Err(ActionError::Store(error)) => Err(ApiError::Internal(error.to_string())),
+    })
+}
+
+fn action_error(error: ActionError) -> ApiError {
+    match error {
+        ActionError::NotFound(_) => ApiError::NotFound,
+        error @ ActionError::NotAllowed { .. } => ApiError::Conflict(error.to_string()),
+        ActionError::Store(error) => ApiError::Internal(error.to_string()),
     }
 }
 

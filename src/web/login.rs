@@ -1,5 +1,5 @@
-//! Logging in and out: `GET|POST /login`, `POST /logout`, the home page `GET /`, the failed
-//! login limiter and the login audit (`GET /api/v1/logins`).
+//! Logging in and out: `GET|POST /login`, `POST /logout`, the failed login limiter and the
+//! login audit (`GET /api/v1/logins`).
 //!
 //! A login is: the form's CSRF token matches the login cookie (double submit: the form and
 //! its cookie come from the same `GET /login`, and a SameSite=Strict cookie is never sent
@@ -52,7 +52,6 @@ const WRONG_CREDENTIALS: &str = "Wrong user name or password.";
 /// Routes of the pages (no API auth: they authenticate by session themselves).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
 }
@@ -384,25 +383,6 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         ApiError::Internal(error.to_string())
     }
-}
-
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some((session, user)) = session_user(&state, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let sessions = state.sessions.clone();
-    let name = user.name.clone();
-    let others: Vec<_> = tokio::task::spawn_blocking(move || sessions.of_user(&name, now_ns()))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??
-        .into_iter()
-        .filter(|s| s.key != session.key)
-        .map(|s| s.record)
-        .collect();
-    Ok(pages::html(
-        StatusCode::OK,
-        pages::home(&user, &session.record.csrf_token, &others),
-    ))
 }
 
 /// The login form with a fresh CSRF token in the form and in its cookie (or the one the

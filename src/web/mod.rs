@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod console;
 pub mod hosts;
 pub mod login;
 pub mod openapi;
@@ -169,6 +170,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(metrics_route)
         .merge(login::router())
+        .merge(console::router())
         .nest("/api/v1", api::router(state.clone()))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(count_requests))

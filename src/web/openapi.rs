@@ -45,6 +45,12 @@ fn operation(method: &str, route: &str) -> Operation {
                 ("state", "one state or a comma-separated list"),
                 ("level", "critical | warning | low"),
                 ("host", "exact host"),
+                ("category", "exact category"),
+                (
+                    "q",
+                    "words that must all appear in summary, host, rule, category or key",
+                ),
+                ("compact", "true: no history, only the newest event id"),
                 ("limit", "page size, 1 to 1000 (default 100)"),
                 ("cursor", "the next_cursor of the previous page"),
             ],
@@ -70,6 +76,22 @@ fn operation(method: &str, route: &str) -> Operation {
                 }
             })),
             ok: ("200", "Alert"),
+        },
+        ("POST", "/api/v1/alerts/bulk/{action}") => Operation {
+            summary: "One action (ack | snooze | transfer | archive | delete) on many alerts; those whose state does not allow it are listed in `failed`",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "required": ["ids"],
+                "properties": {
+                    "ids": {"type": "array", "items": {"type": "integer"}},
+                    "comment": {"type": "string"},
+                    "until": {"type": "string", "description": "snooze: RFC 3339"},
+                    "for": {"type": "string", "description": "snooze: a duration such as 30m"},
+                    "to": {"type": "array", "items": {"type": "string"}, "description": "transfer: user names"}
+                }
+            })),
+            ok: ("200", "{done: [Alert], failed: [{id, error}]}"),
         },
         ("GET", "/api/v1/maintenance") => simple(
             "Maintenance windows (rule files and API)",

@@ -1,10 +1,12 @@
-//! HTML pages: the login form and the home page (a placeholder for the live alert page).
+//! HTML pages: the login form and the console's page shell.
 //!
 //! Pages are small enough to be written as format strings; every dynamic string goes through
 //! [`escape`]. Every HTML response goes through [`html`], which adds the security headers
 //! (a strict Content-Security-Policy, no framing, no sniffing, no cross-site referrer) and
-//! `Cache-Control: no-store` (pages carry CSRF tokens and user data). Handlers live in
-//! `super::login`; this module only renders.
+//! `Cache-Control: no-store` (pages carry CSRF tokens and user data). The console's data is
+//! never rendered here: pages are shells that the embedded script (`super::console`) fills
+//! from the JSON API with DOM text nodes, so device text never becomes markup. Handlers live
+//! in `super::login` and `super::console`; this module only renders.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -47,11 +49,20 @@ pub fn html(status: StatusCode, body: String) -> Response {
 }
 
 fn page(title: &str, body: &str) -> String {
+    page_with(title, "", "", body)
+}
+
+/// The document around a body: the embedded stylesheet always, `head_extra` (already
+/// escaped) and `body_attributes` (already escaped) where given.
+fn page_with(title: &str, head_extra: &str, body_attributes: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n</head>\n<body>\n{body}</body>\n</html>\n",
-        escape(title)
+         <meta name=\"color-scheme\" content=\"light dark\">\n\
+         <link rel=\"stylesheet\" href=\"{css}\">\n{head_extra}\
+         <title>{}</title>\n</head>\n<body{body_attributes}>\n{body}</body>\n</html>\n",
+        escape(title),
+        css = super::console::asset_url("app.css"),
     )
 }
 
@@ -63,11 +74,11 @@ pub fn login_form(csrf: &str, username: &str, error: Option<&str>) -> String {
     page(
         "trapline — log in",
         &format!(
-            "<h1>trapline</h1>\n{error}<form method=\"post\" action=\"/login\">\n\
+            "<main class=\"login\">\n<h1 class=\"brand\">trapline</h1>\n{error}<form method=\"post\" action=\"/login\" class=\"card\">\n\
              <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
              <label>User name <input name=\"username\" value=\"{username}\" autocomplete=\"username\" required autofocus></label>\n\
              <label>Password <input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label>\n\
-             <button type=\"submit\">Log in</button>\n</form>\n",
+             <button type=\"submit\" class=\"primary\">Log in</button>\n</form>\n</main>\n",
             csrf = escape(csrf),
             username = escape(username),
         ),
@@ -88,19 +99,93 @@ pub fn other_sessions_notice(others: &[SessionRecord]) -> String {
         .collect()
 }
 
-/// The home page of a logged-in user (the live alert page replaces its body next).
-pub fn home(user: &User, csrf: &str, others: &[SessionRecord]) -> String {
+/// What the console's shell needs to know of the page it wraps.
+pub struct Shell<'a> {
+    pub user: &'a User,
+    pub csrf: &'a str,
+    /// The page's name (`data-page`, which the script dispatches on) and title.
+    pub page: &'a str,
+    pub title: &'a str,
+    /// The page's own argument (an event id, a host name), raw: escaped here.
+    pub argument: Option<&'a str>,
+    /// Menu entries the user's role may open: (path, label).
+    pub menu: &'a [(&'a str, &'a str)],
+    /// The permissions of the user's role, for the script to show only what the role may do
+    /// (the server checks every call anyway).
+    pub permissions: &'a [String],
+    pub others: &'a [SessionRecord],
+    /// The page's static skeleton (embedded, no device text).
+    pub skeleton: &'a str,
+}
+
+/// A console page: the top bar (menu, theme switch, user, log out), notices, the page's
+/// skeleton, and the embedded script.
+pub fn console(shell: &Shell<'_>) -> String {
+    let menu: String = shell
+        .menu
+        .iter()
+        .map(|(path, label)| {
+            let current = if *label == shell.title {
+                " aria-current=\"page\""
+            } else {
+                ""
+            };
+            format!(
+                "<a href=\"{}\"{current}>{}</a>",
+                escape(path),
+                escape(label)
+            )
+        })
+        .collect();
+    let head = format!(
+        "<meta name=\"csrf-token\" content=\"{}\">\n\
+         <script src=\"{}\" defer></script>\n",
+        escape(shell.csrf),
+        super::console::asset_url("app.js"),
+    );
+    let body_attributes = format!(
+        " data-page=\"{page}\" data-user=\"{user}\" data-role=\"{role}\" \
+         data-permissions=\"{permissions}\"{argument}",
+        page = escape(shell.page),
+        user = escape(&shell.user.name),
+        role = escape(shell.user.role.as_str()),
+        permissions = escape(&shell.permissions.join(" ")),
+        argument = shell
+            .argument
+            .map(|a| format!(" data-argument=\"{}\"", escape(a)))
+            .unwrap_or_default(),
+    );
+    let body = format!(
+        "<header class=\"top\">\n<a class=\"brand\" href=\"/\">trapline</a>\n\
+         <nav class=\"menu\">{menu}</nav>\n<span class=\"spacer\"></span>\n\
+         <button type=\"button\" id=\"theme\" class=\"ghost\" title=\"Light or dark\">◐</button>\n\
+         <span class=\"who\" title=\"logged in as {name} ({role})\">{name} · {role}</span>\n\
+         <form method=\"post\" action=\"/logout\" class=\"logout\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
+         <button type=\"submit\" class=\"ghost\">Log out</button>\n</form>\n</header>\n\
+         <div class=\"notices\">{notice}</div>\n<main id=\"main\">\n{skeleton}</main>\n",
+        name = escape(&shell.user.name),
+        role = escape(shell.user.role.as_str()),
+        csrf = escape(shell.csrf),
+        notice = other_sessions_notice(shell.others),
+        skeleton = shell.skeleton,
+    );
+    page_with(
+        &format!("{} — trapline", shell.title),
+        &head,
+        &body_attributes,
+        &body,
+    )
+}
+
+/// A console-styled error page (403, 404) for a signed-in user.
+pub fn console_error(title: &str, text: &str) -> String {
     page(
-        "trapline",
+        title,
         &format!(
-            "<header>\n<h1>trapline — logged in as {name} ({role})</h1>\n\
-             <form method=\"post\" action=\"/logout\">\n\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
-             <button type=\"submit\">Log out</button>\n</form>\n</header>\n{notice}",
-            name = escape(&user.name),
-            role = escape(user.role.as_str()),
-            csrf = escape(csrf),
-            notice = other_sessions_notice(others),
+            "<main class=\"login\">\n<h1 class=\"brand\">trapline</h1>\n\
+             <p class=\"error\" role=\"alert\">{}</p>\n<p><a href=\"/\">Back</a></p>\n</main>\n",
+            escape(text)
         ),
     )
 }

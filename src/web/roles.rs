@@ -122,6 +122,11 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         "/api/v1/alerts/{id}/{action}",
         Permission::ActOnAlerts,
     ),
+    (
+        "POST",
+        "/api/v1/alerts/bulk/{action}",
+        Permission::ActOnAlerts,
+    ),
     ("GET", "/api/v1/maintenance", Permission::ViewMaintenance),
     ("POST", "/api/v1/maintenance", Permission::ChangeMaintenance),
     (

@@ -770,3 +770,67 @@ fn the_alert_stream_pushes_a_new_alert_and_its_changes() {
         (Some(id), Some("acked"))
     );
 }
+
+#[test]
+fn bulk_actions_act_on_a_selection_and_lists_filter_by_text() {
+    let tl = start_with_rules(&[("00-default.toml", default_pack())]);
+    send(&tl, "db", "daemon.alert", "disk one failed");
+    send(&tl, "db", "daemon.alert", "disk two failed");
+    send(&tl, "web", "daemon.alert", "pump three failed");
+    tl.wait_alert("state=open", |a| a["summary"] == "pump three failed");
+    tl.wait_alert("state=open", |a| a["summary"] == "disk one failed");
+
+    // Free text: every word, any case, in summary, host, rule, category or key.
+    let disks = tl.alerts("state=open&q=DISK%20failed");
+    assert_eq!(disks.len(), 2, "{disks:?}");
+    assert!(tl.alerts("state=open&q=disk%20pump").is_empty());
+    // Compact lists carry no history and only the newest event id.
+    for alert in tl.alerts("state=open&compact=true") {
+        assert_eq!(alert["history"], json!([]), "{alert}");
+        assert!(alert["event_ids"].as_array().unwrap().len() <= 1);
+    }
+
+    let ids: Vec<u64> = disks.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    let (status, outcome) = tl.send(
+        "POST",
+        "/api/v1/alerts/bulk/ack",
+        Some(json!({"ids": [ids[0], ids[1], 999_999], "comment": "on it"})),
+    );
+    assert_eq!(status, 200, "{outcome}");
+    assert_eq!(outcome["done"].as_array().unwrap().len(), 2, "{outcome}");
+    assert_eq!(
+        outcome["failed"],
+        json!([{"id": 999_999, "error": "no alert 999999"}])
+    );
+    for id in &ids {
+        let (_, alert) = tl.api(&format!("/api/v1/alerts/{id}"));
+        assert_eq!(alert["state"], "acked");
+        let last = alert["history"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (last["action"].as_str(), last["detail"].as_str()),
+            (Some("ack"), Some("on it"))
+        );
+    }
+    // What an action needs is checked once for the whole selection.
+    let (status, _) = tl.send(
+        "POST",
+        "/api/v1/alerts/bulk/snooze",
+        Some(json!({"ids": ids})),
+    );
+    assert_eq!(status, 400);
+    let (status, _) = tl.send("POST", "/api/v1/alerts/bulk/ack", Some(json!({"ids": []})));
+    assert_eq!(status, 400);
+    let (status, snoozed) = tl.send(
+        "POST",
+        "/api/v1/alerts/bulk/snooze",
+        Some(json!({"ids": ids, "for": "1h"})),
+    );
+    assert_eq!(status, 200, "{snoozed}");
+    assert!(
+        snoozed["done"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "snoozed")
+    );
+}

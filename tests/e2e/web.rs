@@ -105,10 +105,7 @@ fn an_operator_logs_in_with_the_form_sees_the_console_and_logs_out() {
     assert_eq!(home.status(), 200);
     assert_eq!(home.headers()["x-frame-options"], "DENY");
     let page = home.text().unwrap();
-    assert!(
-        page.contains("trapline — logged in as tester (operator)"),
-        "{page}"
-    );
+    assert!(page.contains("logged in as tester (operator)"), "{page}");
     let csrf = hidden_csrf(&page);
 
     // The session works on the API; changing state needs its CSRF token.
