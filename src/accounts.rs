@@ -95,6 +95,10 @@ pub enum AccountError {
     BadRole(String),
     #[error("the password must be at least 8 characters")]
     WeakPassword,
+    #[error("invalid email address {0:?}")]
+    BadEmail(String),
+    #[error("{0:?} is the last admin: make another user admin first")]
+    LastAdmin(String),
     #[error("password hashing failed: {0}")]
     Hash(String),
     #[error("stored record {key:?} is unreadable: {detail}")]
@@ -122,6 +126,27 @@ fn valid_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// A plausible mail address: one `@` with text on both sides, no spaces or controls, at most
+/// 254 bytes (RFC 5321's path limit). Delivery is the real check.
+fn valid_email(email: &str) -> bool {
+    email.len() <= 254
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"".contains(c))
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        })
+}
+
+/// What `Accounts::update_user` changes: each `None` leaves the field as it is; `email:
+/// Some(None)` removes the address.
+#[derive(Debug, Default, Clone)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub email: Option<Option<String>>,
+    pub password: Option<String>,
 }
 
 fn hash_secret(secret: &str) -> Result<String, AccountError> {
@@ -292,6 +317,78 @@ impl Accounts {
         Ok(user)
     }
 
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>, AccountError> {
+        self.users
+            .list()?
+            .into_iter()
+            .map(|(key, bytes)| {
+                serde_json::from_slice(&bytes).map_err(|e| AccountError::BadRecord {
+                    key: format!("users/{key}"),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Changes a user's role, email or password (what `change` leaves `None` stays). The last
+    /// admin cannot lose the role: nobody could manage users any more.
+    pub fn update_user(&self, name: &str, change: &UserChange) -> Result<User, AccountError> {
+        let mut user = self
+            .user(name)?
+            .ok_or_else(|| AccountError::NoSuchUser(name.to_string()))?;
+        if let Some(role) = change.role {
+            if user.role == Role::Admin && role != Role::Admin && self.admins()? <= 1 {
+                return Err(AccountError::LastAdmin(name.to_string()));
+            }
+            user.role = role;
+        }
+        if let Some(email) = &change.email {
+            user.email = match email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+                Some(email) if valid_email(email) => Some(email.to_string()),
+                Some(email) => return Err(AccountError::BadEmail(email.to_string())),
+                None => None,
+            };
+        }
+        if let Some(password) = &change.password {
+            if password.chars().count() < 8 {
+                return Err(AccountError::WeakPassword);
+            }
+            user.password_hash = hash_secret(password)?;
+        }
+        self.put_user(&user)?;
+        Ok(user)
+    }
+
+    /// Removes a user and revokes its API tokens (its sessions end at their next request, as
+    /// the user no longer exists). The last admin cannot be removed.
+    pub fn remove_user(&self, name: &str) -> Result<(), AccountError> {
+        let user = self
+            .user(name)?
+            .ok_or_else(|| AccountError::NoSuchUser(name.to_string()))?;
+        if user.role == Role::Admin && self.admins()? <= 1 {
+            return Err(AccountError::LastAdmin(name.to_string()));
+        }
+        for (id, bytes) in self.tokens.list()? {
+            if serde_json::from_slice::<TokenRecord>(&bytes).is_ok_and(|t| t.user == name) {
+                self.tokens.remove(&id)?;
+            }
+        }
+        if let Ok(mut cache) = self.verified_tokens.lock() {
+            cache.retain(|_, user| user != name);
+        }
+        self.users.remove(name)?;
+        Ok(())
+    }
+
+    fn admins(&self) -> Result<usize, AccountError> {
+        Ok(self
+            .users()?
+            .iter()
+            .filter(|u| u.role == Role::Admin)
+            .count())
+    }
+
     /// First start: make sure an `admin` exists.
     ///
     /// With `env_password` (from `TRAPLINE_ADMIN_PASSWORD`) `admin` is created with it when no user
@@ -383,6 +480,71 @@ mod tests {
             accounts.add_user("bob", Role::Admin, "short"),
             Err(AccountError::WeakPassword)
         ));
+    }
+
+    #[test]
+    fn users_change_and_go_but_the_last_admin_stays() {
+        let (_dir, _store, accounts) = accounts();
+        accounts
+            .add_user("root", Role::Admin, "password123")
+            .unwrap();
+        accounts
+            .add_user("bob", Role::Operator, "password123")
+            .unwrap();
+        let token = accounts.create_token("bob").unwrap();
+        let bob = accounts
+            .update_user(
+                "bob",
+                &UserChange {
+                    role: Some(Role::Oncall),
+                    email: Some(Some(" bob@example.net ".into())),
+                    password: Some("new password".into()),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (bob.role, bob.email.as_deref()),
+            (Role::Oncall, Some("bob@example.net"))
+        );
+        assert!(
+            accounts
+                .verify_password("bob", "new password")
+                .unwrap()
+                .is_some()
+        );
+        for bad in ["bob", "bob@localhost", "a b@x.org", "<x@y.z>", "x@y@z.org"] {
+            let change = UserChange {
+                email: Some(Some(bad.into())),
+                ..UserChange::default()
+            };
+            assert!(
+                matches!(
+                    accounts.update_user("bob", &change),
+                    Err(AccountError::BadEmail(_))
+                ),
+                "{bad}"
+            );
+        }
+        let demote = UserChange {
+            role: Some(Role::Viewer),
+            ..UserChange::default()
+        };
+        assert!(matches!(
+            accounts.update_user("root", &demote),
+            Err(AccountError::LastAdmin(_))
+        ));
+        assert!(matches!(
+            accounts.remove_user("root"),
+            Err(AccountError::LastAdmin(_))
+        ));
+        assert_eq!(accounts.verify_token(&token).unwrap().unwrap().name, "bob");
+        accounts.remove_user("bob").unwrap();
+        assert!(accounts.user("bob").unwrap().is_none());
+        assert!(
+            accounts.verify_token(&token).unwrap().is_none(),
+            "tokens go with the user"
+        );
+        assert_eq!(accounts.users().unwrap().len(), 1);
     }
 
     #[test]

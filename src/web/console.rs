@@ -66,6 +66,14 @@ pub const PAGES: &[Page] = &[
         skeleton: include_str!("ui/event.html"),
     },
     Page {
+        path: "/users",
+        title: "Users",
+        in_menu: true,
+        permission: Permission::ManageUsers,
+        name: "users",
+        skeleton: include_str!("ui/users.html"),
+    },
+    Page {
         path: "/logins",
         title: "Logins",
         in_menu: true,

@@ -22,6 +22,7 @@ pub mod roles;
 pub mod session;
 #[cfg(test)]
 mod tests;
+pub mod users;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -132,6 +132,44 @@ fn operation(method: &str, route: &str) -> Operation {
             body: None,
             ok: ("200", "{logins: [Login], next_cursor}"),
         },
+        ("GET", "/api/v1/users") => simple(
+            "Every user (name, role, email, created_at; never a password hash)",
+            "200",
+            "[User]",
+        ),
+        ("POST", "/api/v1/users") => Operation {
+            summary: "Create a user (409 if the name is taken)",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "required": ["name", "role", "password"],
+                "properties": {
+                    "name": {"type": "string", "description": "1-64 letters, digits, '.', '_', '-'"},
+                    "role": {"type": "string", "enum": ["operator", "manager", "oncall", "admin", "viewer"]},
+                    "password": {"type": "string", "description": "at least 8 characters"},
+                    "email": {"type": "string"}
+                }
+            })),
+            ok: ("201", "User"),
+        },
+        ("PATCH", "/api/v1/users/{name}") => Operation {
+            summary: "Change a user's role, email (null removes it) or password; the last admin keeps the role (409)",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "properties": {
+                    "role": {"type": "string", "enum": ["operator", "manager", "oncall", "admin", "viewer"]},
+                    "email": {"type": ["string", "null"]},
+                    "password": {"type": "string"}
+                }
+            })),
+            ok: ("200", "User"),
+        },
+        ("DELETE", "/api/v1/users/{name}") => simple(
+            "Remove a user, its tokens and sessions; not the last admin (409)",
+            "204",
+            "no content",
+        ),
         ("GET", "/api/v1/openapi.json") => simple("This document", "200", "OpenAPI 3.1"),
         ("GET", "/api/v1/hosts") => Operation {
             summary: "Equipment: hosts seen (discovered from events) or described, by display name; each with details, first/last seen, event counts per level, open alerts per level, last sender",

@@ -16,6 +16,7 @@
 //! | `ViewMaintenance`     | X        | X       |        | X     |        | settings (admin) + monitoring |
 //! | `ChangeMaintenance`   | X        |         |        | X     |        | settings (admin) + alerts (operator) |
 //! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
+//! | `ManageUsers`         |          |         |        | X     |        | users (admin) |
 //! | `ViewEquipment`       | X        | X       |        |       |        | monitoring: equipment list |
 //! | `EditEquipment`       | X        | X       |        |       |        | edit equipment (operator) + administer equipment (manager) |
 //! | `AdministerEquipment` |          | X       |        |       |        | administer equipment |
@@ -54,6 +55,8 @@ pub enum Permission {
     ChangeMaintenance,
     /// Read the login audit (who logged in, from where, when): admins, who own users.
     ViewLogins,
+    /// List, create, change and remove users: admins ("users, menus, on-call planning edit").
+    ManageUsers,
     /// Read the OpenAPI document: every signed-in user (it lists what each role may do).
     ReadApiDocs,
     /// List hosts and read one host and its timeline: the matrix's "monitoring: equipment
@@ -68,13 +71,14 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
         Permission::ViewMaintenance,
         Permission::ChangeMaintenance,
         Permission::ViewLogins,
+        Permission::ManageUsers,
         Permission::ReadApiDocs,
         Permission::ViewEquipment,
         Permission::EditEquipment,
@@ -92,6 +96,7 @@ impl Permission {
             Permission::ViewMaintenance => [true, true, false, true, false],
             Permission::ChangeMaintenance => [true, false, false, true, false],
             Permission::ViewLogins => [false, false, false, true, false],
+            Permission::ManageUsers => [false, false, false, true, false],
             Permission::ReadApiDocs => [true, true, true, true, true],
             Permission::ViewEquipment => [true, true, false, false, false],
             Permission::EditEquipment => [true, true, false, false, false],
@@ -140,6 +145,10 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         Permission::ChangeMaintenance,
     ),
     ("GET", "/api/v1/logins", Permission::ViewLogins),
+    ("GET", "/api/v1/users", Permission::ManageUsers),
+    ("POST", "/api/v1/users", Permission::ManageUsers),
+    ("PATCH", "/api/v1/users/{name}", Permission::ManageUsers),
+    ("DELETE", "/api/v1/users/{name}", Permission::ManageUsers),
     ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
     ("GET", "/api/v1/hosts", Permission::ViewEquipment),
     ("GET", "/api/v1/hosts/{host}", Permission::ViewEquipment),
@@ -192,6 +201,7 @@ mod tests {
         );
         assert_eq!(who(Permission::ChangeMaintenance), ["operator", "admin"]);
         assert_eq!(who(Permission::ViewLogins), ["admin"]);
+        assert_eq!(who(Permission::ManageUsers), ["admin"]);
         assert_eq!(who(Permission::ViewEquipment), ["operator", "manager"]);
         assert_eq!(who(Permission::EditEquipment), ["operator", "manager"]);
         assert_eq!(who(Permission::AdministerEquipment), ["manager"]);

@@ -162,6 +162,7 @@ fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
     let uri = template
         .replace("{id}", "1")
         .replace("{action}", "ack")
+        .replace("{name}", "nobody")
         .replace("{host}", "router-test");
     match (method, template) {
         ("PATCH", "/api/v1/hosts/{host}") => (uri, Some(json!({"comments": "router test"}))),
@@ -1176,4 +1177,98 @@ async fn assets_are_embedded_and_pages_reference_them_by_version() {
     )
     .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn admins_manage_users_and_the_last_admin_stays() {
+    let h = harness();
+    let admin = &h.tokens.iter().find(|(r, _)| *r == Role::Admin).unwrap().1;
+    let call = |method: Method, uri: &str, body: Option<Value>| {
+        with_body(
+            request(method, uri).header(header::AUTHORIZATION, format!("Bearer {admin}")),
+            body,
+        )
+    };
+    let listed = send(&h.state, call(Method::GET, "/api/v1/users", None)).await;
+    assert_eq!(listed.status, StatusCode::OK);
+    assert_eq!(listed.json().as_array().unwrap().len(), Role::ALL.len());
+    assert!(
+        !listed.body.contains("argon2"),
+        "no hashes: {}",
+        listed.body
+    );
+
+    let new_user = json!({"name": "carol", "role": "oncall", "password": "long enough", "email": "carol@example.net"});
+    let created = send(
+        &h.state,
+        call(Method::POST, "/api/v1/users", Some(new_user.clone())),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.json()["email"], "carol@example.net");
+    let again = send(
+        &h.state,
+        call(Method::POST, "/api/v1/users", Some(new_user)),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let bad = send(
+        &h.state,
+        call(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"name": "dave", "role": "viewer", "password": "long enough", "email": "not-an-address"})),
+        ),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(
+        h.state.accounts.user("dave").unwrap().is_none(),
+        "no half-made user"
+    );
+
+    let changed = send(
+        &h.state,
+        call(
+            Method::PATCH,
+            "/api/v1/users/carol",
+            Some(json!({"role": "manager", "email": null})),
+        ),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(
+        (
+            changed.json()["role"].as_str(),
+            changed.json()["email"].is_null()
+        ),
+        (Some("manager"), true)
+    );
+    let demote = send(
+        &h.state,
+        call(
+            Method::PATCH,
+            "/api/v1/users/admin",
+            Some(json!({"role": "viewer"})),
+        ),
+    )
+    .await;
+    assert_eq!(demote.status, StatusCode::CONFLICT, "{}", demote.body);
+    let unknown_field = send(
+        &h.state,
+        call(
+            Method::PATCH,
+            "/api/v1/users/carol",
+            Some(json!({"rank": 1})),
+        ),
+    )
+    .await;
+    assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST);
+
+    let removed = send(&h.state, call(Method::DELETE, "/api/v1/users/carol", None)).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    let gone = send(&h.state, call(Method::DELETE, "/api/v1/users/carol", None)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let last_admin = send(&h.state, call(Method::DELETE, "/api/v1/users/admin", None)).await;
+    assert_eq!(last_admin.status, StatusCode::CONFLICT);
 }

@@ -293,7 +293,7 @@ fn an_operator_sees_a_new_alert_live_and_acknowledges_it_from_the_page() {
 #[test]
 fn pages_show_each_role_only_its_menu() {
     let (dir, token) = crate::harness::prepare_data_dir();
-    crate::harness::add_user_with_token(dir.path(), "adam", "admin");
+    let admin = crate::harness::add_user_with_token(dir.path(), "adam", "admin");
     let tl = Instance::start_in(dir, token, &[]);
     let browser = Browser::start();
     log_in(&browser, &tl);
@@ -310,16 +310,46 @@ fn pages_show_each_role_only_its_menu() {
             .contains("Your role may not open this page")
     );
 
-    // An admin lands on the login audit (no alert page), which lists the logins so far.
+    // An admin lands on the user list (no alert page), adds a user there, and sees the audit.
     browser.goto(&tl.url("/"));
     browser.click("form.logout button");
     log_in_as(&browser, &tl, "adam", "another-password-2");
-    browser.wait_for("body[data-page=logins] #login-rows tr");
+    browser.wait_for("body[data-page=users] #user-rows tr[data-user=tester]");
     let menu = browser.text("nav.menu");
     assert!(
-        menu.contains("Logins") && !menu.contains("Alerts"),
+        menu.contains("Users") && menu.contains("Logins") && !menu.contains("Alerts"),
         "{menu}"
     );
+    browser.type_into("#new-user input[name=name]", "olga");
+    browser
+        .run(async {
+            let role = browser
+                .client
+                .find(Locator::Css("#new-user select[name=role]"))
+                .await?;
+            role.select_by_value("oncall").await
+        })
+        .unwrap();
+    browser.type_into("#new-user input[name=password]", "olga-password-1");
+    browser.type_into("#new-user input[name=email]", "olga@example.net");
+    browser.click("#new-user button[type=submit]");
+    browser.wait_for("#user-rows tr[data-user=olga]");
+    let (status, users) = tl.send_as(&admin, "GET", "/api/v1/users", None);
+    assert_eq!(status, 200);
+    let olga = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "olga")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (olga["role"].as_str(), olga["email"].as_str()),
+        (Some("oncall"), Some("olga@example.net"))
+    );
+
+    browser.goto(&tl.url("/logins"));
+    browser.wait_for("body[data-page=logins] #login-rows tr");
     let audit = browser.text("#login-rows");
     assert!(
         audit.contains("tester") && audit.contains("adam"),

@@ -597,6 +597,47 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // ---------------------------------------------------------------------------------------
+  // Users (admins)
+  function usersPage() {
+    const ROLES = ['operator', 'manager', 'oncall', 'admin', 'viewer'];
+    const error = $('#users-error');
+    const report = (e) => { error.textContent = e.message; };
+    async function load() {
+      const users = await api('/api/v1/users');
+      $('#user-rows').replaceChildren(...users.map((u) => {
+        const role = el('select', { 'aria-label': 'Role' }, ROLES.map((r) => el('option', { selected: r === u.role, text: r })));
+        const email = el('input', { type: 'email', value: u.email || '', 'aria-label': 'Email', size: '30' });
+        const password = el('input', { type: 'password', placeholder: 'new password', autocomplete: 'new-password', 'aria-label': 'New password', size: '14' });
+        const save = el('button', { type: 'button', text: 'Save' });
+        const remove = el('button', { type: 'button', class: 'danger', text: 'Remove' });
+        save.addEventListener('click', () => {
+          const change = { role: role.value, email: email.value.trim() || null };
+          if (password.value) change.password = password.value;
+          error.textContent = '';
+          api(`/api/v1/users/${encodeURIComponent(u.name)}`, { method: 'PATCH', body: change }).then(load).catch(report);
+        });
+        remove.addEventListener('click', () => {
+          if (!window.confirm(`Remove ${u.name}? Their tokens and sessions end.`)) return;
+          api(`/api/v1/users/${encodeURIComponent(u.name)}`, { method: 'DELETE' }).then(load).catch(report);
+        });
+        return el('tr', { dataset: { user: u.name } },
+          el('td', { text: u.name }), el('td', {}, role), el('td', {}, email),
+          el('td', { class: 'time', text: formatTime(u.created_at) }), el('td', { class: 'actions' }, password, ' ', save, ' ', remove));
+      }));
+    }
+    $('#new-user').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const f = event.target.elements;
+      const body = { name: f.name.value.trim(), role: f.role.value, password: f.password.value };
+      if (f.email.value.trim()) body.email = f.email.value.trim();
+      error.textContent = '';
+      api('/api/v1/users', { method: 'POST', body }).then(() => { event.target.reset(); return load(); }).catch(report);
+    });
+    load().catch(report);
+  }
+
+  // ---------------------------------------------------------------------------------------
   /** "15m", "1h", "1d" → milliseconds. */
   function durationMs(text) {
     const match = /^(\d+)([smhd])$/.exec(text || '');
@@ -618,7 +659,11 @@
     showError.timer = setTimeout(() => bar.remove(), 10000);
   }
 
-  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage };
+  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage };
+  // A script error is shown, not swallowed: a console that silently stops updating is the
+  // worst kind of broken on a wall screen.
+  window.addEventListener('error', (event) => showError(new Error(`script error: ${event.message}`)));
+  window.addEventListener('unhandledrejection', (event) => showError(event.reason instanceof Error ? event.reason : new Error(String(event.reason))));
   document.addEventListener('DOMContentLoaded', () => {
     const start = PAGES[body.dataset.page];
     if (start) start();
