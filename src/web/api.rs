@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(super::hosts::router())
         .route("/logins", get(super::login::list_logins))
         .merge(super::users::router())
+        .route("/system", get(super::system::system))
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
 

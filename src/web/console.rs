@@ -81,6 +81,14 @@ pub const PAGES: &[Page] = &[
         name: "logins",
         skeleton: include_str!("ui/logins.html"),
     },
+    Page {
+        path: "/about",
+        title: "About",
+        in_menu: true,
+        permission: Permission::ViewSystem,
+        name: "about",
+        skeleton: include_str!("ui/about.html"),
+    },
 ];
 
 /// The page of a role that may open none of [`PAGES`] (incidents and the on-call schedule
@@ -140,6 +148,7 @@ async fn landing(
 ) -> Result<Response, ApiError> {
     match PAGES
         .iter()
+        .filter(|p| p.permission != Permission::ViewSystem)
         .find(|p| p.in_menu && p.path != "/" && p.permission.allows(user.role))
     {
         Some(page) => Ok(Redirect::to(page.path).into_response()),

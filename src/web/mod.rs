@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod pages;
 pub mod roles;
 pub mod session;
+pub mod system;
 #[cfg(test)]
 mod tests;
 pub mod users;
@@ -64,6 +65,8 @@ pub struct AppState {
     /// Every alert change as the engine writes it (new alerts within ~100 ms, folds at most
     /// every second), for `GET /api/v1/alerts/stream`.
     pub alert_feed: AlertFeed,
+    /// When this process started serving (Unix ns), for `GET /api/v1/system`.
+    pub started_ns: i64,
 }
 
 /// The broadcast of alert changes; a subscriber that falls behind by more than
@@ -88,6 +91,7 @@ impl AppState {
         crate::pipeline::lock(&alerts).set_change_feed(alert_feed.clone());
         Ok(AppState {
             alert_feed,
+            started_ns: crate::event::now_ns(),
             sessions: Arc::new(session::Sessions::open(&store, false)?),
             logins: Arc::new(login::LoginAudit::open(&store)?),
             login_limiter: Arc::default(),

@@ -170,6 +170,11 @@ fn operation(method: &str, route: &str) -> Operation {
             "204",
             "no content",
         ),
+        ("GET", "/api/v1/system") => simple(
+            "Version, start time, uptime, trapline's SNMP engine id and boots, stored events and bytes, rules in force",
+            "200",
+            "System",
+        ),
         ("GET", "/api/v1/openapi.json") => simple("This document", "200", "OpenAPI 3.1"),
         ("GET", "/api/v1/hosts") => Operation {
             summary: "Equipment: hosts seen (discovered from events) or described, by display name; each with details, first/last seen, event counts per level, open alerts per level, last sender",

@@ -21,6 +21,7 @@
 //! | `EditEquipment`       | X        | X       |        |       |        | edit equipment (operator) + administer equipment (manager) |
 //! | `AdministerEquipment` |          | X       |        |       |        | administer equipment |
 //! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
+//! | `ViewSystem`          | X        | X       | X      | X     | X      | (version, SNMP engine id) |
 //!
 //! One check is finer than a route: `PATCH /api/v1/hosts/{host}` needs `EditEquipment`, and
 //! a body that sets `zone` needs `AdministerEquipment` as well (the criticality zone decides
@@ -59,6 +60,8 @@ pub enum Permission {
     ManageUsers,
     /// Read the OpenAPI document: every signed-in user (it lists what each role may do).
     ReadApiDocs,
+    /// Read what the appliance is (version, uptime, SNMP engine id): every signed-in user.
+    ViewSystem,
     /// List hosts and read one host and its timeline: the matrix's "monitoring: equipment
     /// list" — operators and managers.
     ViewEquipment,
@@ -71,7 +74,7 @@ pub enum Permission {
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -80,6 +83,7 @@ impl Permission {
         Permission::ViewLogins,
         Permission::ManageUsers,
         Permission::ReadApiDocs,
+        Permission::ViewSystem,
         Permission::ViewEquipment,
         Permission::EditEquipment,
         Permission::AdministerEquipment,
@@ -98,6 +102,7 @@ impl Permission {
             Permission::ViewLogins => [false, false, false, true, false],
             Permission::ManageUsers => [false, false, false, true, false],
             Permission::ReadApiDocs => [true, true, true, true, true],
+            Permission::ViewSystem => [true, true, true, true, true],
             Permission::ViewEquipment => [true, true, false, false, false],
             Permission::EditEquipment => [true, true, false, false, false],
             Permission::AdministerEquipment => [false, true, false, false, false],
@@ -150,6 +155,7 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
     ("PATCH", "/api/v1/users/{name}", Permission::ManageUsers),
     ("DELETE", "/api/v1/users/{name}", Permission::ManageUsers),
     ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
+    ("GET", "/api/v1/system", Permission::ViewSystem),
     ("GET", "/api/v1/hosts", Permission::ViewEquipment),
     ("GET", "/api/v1/hosts/{host}", Permission::ViewEquipment),
     ("PATCH", "/api/v1/hosts/{host}", Permission::EditEquipment),

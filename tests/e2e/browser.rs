@@ -348,6 +348,19 @@ fn pages_show_each_role_only_its_menu() {
         (Some("oncall"), Some("olga@example.net"))
     );
 
+    // The About page shows trapline's SNMP engine id, as logged at start (v3 inform senders
+    // are configured with it).
+    browser.goto(&tl.url("/about"));
+    let shown = browser.wait_for("dd[data-fact=\"SNMP engine id\"]");
+    let shown = browser.run(shown.text()).unwrap();
+    let logged = tl
+        .log()
+        .split("engine_id=")
+        .nth(1)
+        .map(|rest| rest.split_whitespace().next().unwrap().to_string())
+        .expect("the engine id is logged at start");
+    assert_eq!(shown, format!("0x{logged}"));
+
     browser.goto(&tl.url("/logins"));
     browser.wait_for("body[data-page=logins] #login-rows tr");
     let audit = browser.text("#login-rows");

@@ -638,6 +638,19 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // About: version, uptime, SNMP engine id
+  async function aboutPage() {
+    const s = await api('/api/v1/system');
+    const days = Math.floor(s.uptime_seconds / 86400);
+    const uptime = `${days ? `${days}d ` : ''}${Math.floor((s.uptime_seconds % 86400) / 3600)}h ${Math.floor((s.uptime_seconds % 3600) / 60)}m`;
+    const facts = [['version', s.version], ['started', formatTime(s.started_at)], ['uptime', uptime],
+      ['SNMP engine id', s.snmp_engine_id ? `0x${s.snmp_engine_id}` : '— (no trap listener yet)'],
+      ['SNMP engine boots', s.snmp_engine_boots ?? '—'], ['events stored', s.events_stored.toLocaleString()],
+      ['event data', `${(s.event_bytes / 1048576).toFixed(1)} MiB (compressed)`], ['rules in force', s.rules]];
+    $('#system-fields').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v), dataset: { fact: k } })]));
+  }
+
+  // ---------------------------------------------------------------------------------------
   /** "15m", "1h", "1d" → milliseconds. */
   function durationMs(text) {
     const match = /^(\d+)([smhd])$/.exec(text || '');
@@ -659,7 +672,7 @@
     showError.timer = setTimeout(() => bar.remove(), 10000);
   }
 
-  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage };
+  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage };
   // A script error is shown, not swallowed: a console that silently stops updating is the
   // worst kind of broken on a wall screen.
   window.addEventListener('error', (event) => showError(new Error(`script error: ${event.message}`)));
