@@ -118,6 +118,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         &store,
         EngineOptions::default(),
     )?));
+    let equipment = crate::equipment::Equipment::open(&store)?;
     let reloader = settings
         .rules_dir
         .clone()
@@ -129,7 +130,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let writer = spawn_writer(
         store.clone(),
         receiver,
-        RuleStage::new(rules.clone(), alerts.clone()),
+        RuleStage::new(rules.clone(), alerts.clone(), equipment.clone()),
     );
     let retention = spawn_retention(store.clone(), &settings);
 
@@ -149,6 +150,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         accounts,
         rules.clone(),
         alerts.clone(),
+        equipment,
         ready.clone(),
         settings.metrics_require_token,
     )?;

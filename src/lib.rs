@@ -10,6 +10,7 @@ pub mod app; // wires the pipeline: threads, tasks, queues, shutdown
 pub mod cli; // clap definitions of the command line
 pub mod config; // TOML config + flags/env -> validated Settings
 pub mod decode; // pure bytes -> parsed syslog fields (no I/O)
+pub mod equipment; // hosts seen (sightings, from the writer) and described (details, from people)
 pub mod event; // the normalized Event every stage shares
 pub mod ingest; // the bounded queue between listeners and the store writer
 pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing)

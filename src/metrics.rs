@@ -45,6 +45,9 @@ pub struct Metrics {
     /// `trapline_alerts_overflow_total`: alerts folded into a rule's overflow alert because
     /// `max_active` alerts were already active.
     pub alerts_overflow: IntCounter,
+    /// `trapline_equipment_overflow_total`: events from hosts the full equipment inventory
+    /// could not take (the events are stored; the hosts are not inventoried).
+    pub equipment_overflow: IntCounter,
     /// `trapline_notifications_total{channel,outcome}`.
     pub notifications: IntCounterVec,
     /// `trapline_ingest_queue_depth`: events waiting between the listeners and the store writer.
@@ -202,6 +205,11 @@ impl Metrics {
                 &r,
                 "trapline_alerts_overflow_total",
                 "Alerts folded into an overflow alert because too many alerts were active.",
+            ),
+            equipment_overflow: counter(
+                &r,
+                "trapline_equipment_overflow_total",
+                "Events from new hosts not inventoried because the equipment inventory was full.",
             ),
             notifications: counter_vec(
                 &r,

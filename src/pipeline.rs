@@ -1,7 +1,8 @@
-//! The rules and alerts stage of the store writer thread.
+//! The rules, alerts and equipment stage of the store writer thread.
 //!
 //! Each chunk from the ingest queue goes: rules ([`RuleSet::qualify`]: level, category, drop)
-//! → store (ids assigned) → alerts ([`AlertEngine::observe`]). Doing this on the single writer
+//! → store (ids assigned) → alerts ([`AlertEngine::observe`]) → equipment
+//! ([`Equipment::observe`]: the hosts' sightings). Doing this on the single writer
 //! thread keeps events and alerts in one order without locks on the hot path: the engine's mutex
 //! is taken once per chunk, and the web layer only takes it for operator actions. The rule set is
 //! fetched once per chunk, so a reload never splits a chunk between two sets.
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use tracing::error;
 
 use crate::alerts::AlertEngine;
+use crate::equipment::Equipment;
 use crate::event::{Event, now_ns};
 use crate::rules::reload::ActiveRules;
 use crate::rules::{Scratch, Verdict};
@@ -27,10 +29,11 @@ pub fn lock(alerts: &SharedAlerts) -> MutexGuard<'_, AlertEngine> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Rules before storing, alerts after (see the module documentation).
+/// Rules before storing, alerts and equipment after (see the module documentation).
 pub struct RuleStage {
     rules: ActiveRules,
     alerts: SharedAlerts,
+    equipment: Equipment,
     scratch: Scratch,
     verdicts: Vec<Verdict>,
     current: Option<Arc<crate::rules::RuleSet>>,
@@ -45,10 +48,11 @@ const TICK_EVERY: Duration = Duration::from_millis(250);
 const PERSIST_EVERY: Duration = Duration::from_millis(100);
 
 impl RuleStage {
-    pub fn new(rules: ActiveRules, alerts: SharedAlerts) -> RuleStage {
+    pub fn new(rules: ActiveRules, alerts: SharedAlerts, equipment: Equipment) -> RuleStage {
         RuleStage {
             rules,
             alerts,
+            equipment,
             scratch: Scratch::default(),
             verdicts: Vec::new(),
             current: None,
@@ -80,10 +84,14 @@ impl ChunkStage for RuleStage {
         let Some(rules) = self.current.take() else {
             return;
         };
-        let mut engine = lock(&self.alerts);
-        for (event, verdict) in events.iter().zip(&self.verdicts) {
-            engine.observe(&rules, event, verdict);
+        {
+            let mut engine = lock(&self.alerts);
+            for (event, verdict) in events.iter().zip(&self.verdicts) {
+                engine.observe(&rules, event, verdict);
+            }
         }
+        // After the engine's lock is released: the web layer never holds both either.
+        self.equipment.observe(events);
     }
 
     fn tick(&mut self) {
@@ -101,11 +109,19 @@ impl ChunkStage for RuleStage {
         if let Err(error) = engine.persist(now) {
             error!(%error, "Could not write alerts.");
         }
+        drop(engine);
+        // At most once a second (the inventory keeps its own cadence).
+        if let Err(error) = self.equipment.persist_if_due(now) {
+            error!(%error, "Could not write the equipment inventory.");
+        }
     }
 
     fn close(&mut self) {
         if let Err(error) = lock(&self.alerts).persist_all() {
             error!(%error, "Could not write alerts while stopping.");
+        }
+        if let Err(error) = self.equipment.persist_all() {
+            error!(%error, "Could not write the equipment inventory while stopping.");
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(|| async { Json(super::openapi::document()) }),
         )
         .merge(super::alerts::router())
+        .merge(super::hosts::router())
         .route("/logins", get(super::login::list_logins))
         .merge(super::users::router())
         .route("/system", get(super::system::system))

@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod hosts;
 pub mod login;
 pub mod openapi;
 pub mod pages;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub rules: crate::rules::reload::ActiveRules,
     /// The alert engine, for operator actions and API maintenance windows.
     pub alerts: crate::pipeline::SharedAlerts,
+    /// The host inventory the store writer fills (`/api/v1/hosts`).
+    pub equipment: crate::equipment::Equipment,
     /// Set once the listeners are bound and the store is open.
     pub ready: Arc<AtomicBool>,
     /// Whether `/metrics` needs a bearer token too.
@@ -80,6 +83,7 @@ impl AppState {
         accounts: Arc<Accounts>,
         rules: crate::rules::reload::ActiveRules,
         alerts: crate::pipeline::SharedAlerts,
+        equipment: crate::equipment::Equipment,
         ready: Arc<AtomicBool>,
         metrics_require_token: bool,
     ) -> Result<AppState, crate::store::StoreError> {
@@ -95,6 +99,7 @@ impl AppState {
             accounts,
             rules,
             alerts,
+            equipment,
             ready,
             metrics_require_token,
         })

@@ -176,6 +176,53 @@ fn operation(method: &str, route: &str) -> Operation {
             "System",
         ),
         ("GET", "/api/v1/openapi.json") => simple("This document", "200", "OpenAPI 3.1"),
+        ("GET", "/api/v1/hosts") => Operation {
+            summary: "Equipment: hosts seen (discovered from events) or described, by display name; each with details, first/last seen, event counts per level, open alerts per level, last sender",
+            query: &[
+                (
+                    "q",
+                    "text in the host name or any detail (case-insensitive)",
+                ),
+                ("zone", "exact criticality zone (case-insensitive)"),
+                ("limit", "page size, 1 to 1000 (default 100)"),
+                ("cursor", "the next_cursor of the previous page"),
+            ],
+            body: None,
+            ok: ("200", "{hosts: [Host], next_cursor}"),
+        },
+        ("GET", "/api/v1/hosts/{host}") => simple("One host", "200", "Host"),
+        ("PATCH", "/api/v1/hosts/{host}") => Operation {
+            summary: "Change a host's details: the fields sent are set, null (or blank) clears one, others stay; recorded as updated_by/updated_at. A host not seen yet is added (pre-provisioning). Setting zone needs the manager role (403 otherwise); 409 when the inventory is full",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "properties": {
+                    "name": {"type": ["string", "null"], "maxLength": 200, "description": "display name"},
+                    "type": {"type": ["string", "null"], "maxLength": 200, "description": "router, switch, firewall, server…"},
+                    "address": {"type": ["string", "null"], "maxLength": 200},
+                    "location": {"type": ["string", "null"], "maxLength": 200},
+                    "zone": {"type": ["string", "null"], "maxLength": 64, "description": "criticality zone, e.g. critical or standard (managers only)"},
+                    "comments": {"type": ["string", "null"], "maxLength": 4000}
+                }
+            })),
+            ok: ("200", "Host"),
+        },
+        ("DELETE", "/api/v1/hosts/{host}") => simple(
+            "Forget a host (sightings and details); it is discovered afresh if it sends again",
+            "204",
+            "no content",
+        ),
+        ("GET", "/api/v1/hosts/{host}/timeline") => Operation {
+            summary: "The host's events and alerts merged, newest first: each item is {type: event | alert, at} plus the Event or Alert fields (an alert is placed at first_seen)",
+            query: page,
+            body: None,
+            ok: (
+                "200",
+                "{host, items: [Event | Alert with type and at], next_cursor}",
+            ),
+        },
         _ => simple("(undocumented)", "200", ""),
     }
 }
@@ -286,6 +333,14 @@ mod tests {
         assert_eq!(
             doc["paths"]["/api/v1/alerts/{id}/{action}"]["post"]["x-roles"],
             json!(["operator"])
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/hosts/{host}"]["delete"]["x-roles"],
+            json!(["manager"])
+        );
+        assert_eq!(
+            doc["paths"]["/api/v1/hosts/{host}"]["patch"]["x-roles"],
+            json!(["operator", "manager"])
         );
     }
 }

@@ -17,8 +17,16 @@
 //! | `ChangeMaintenance`   | X        |         |        | X     |        | settings (admin) + alerts (operator) |
 //! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
 //! | `ManageUsers`         |          |         |        | X     |        | users (admin) |
+//! | `ViewEquipment`       | X        | X       |        |       |        | monitoring: equipment list |
+//! | `EditEquipment`       | X        | X       |        |       |        | edit equipment (operator) + administer equipment (manager) |
+//! | `AdministerEquipment` |          | X       |        |       |        | administer equipment |
 //! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
 //! | `ViewSystem`          | X        | X       | X      | X     | X      | (version, SNMP engine id) |
+//!
+//! One check is finer than a route: `PATCH /api/v1/hosts/{host}` needs `EditEquipment`, and
+//! a body that sets `zone` needs `AdministerEquipment` as well (the criticality zone decides
+//! how loudly a host's alerts matter: the manager's call). The handler asks
+//! [`Permission::allows`] for it, so this table stays the only place roles are decided.
 //!
 //! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
 //! own name, role and other sessions; the menus each role gets come with the pages that carry
@@ -54,11 +62,19 @@ pub enum Permission {
     ReadApiDocs,
     /// Read what the appliance is (version, uptime, SNMP engine id): every signed-in user.
     ViewSystem,
+    /// List hosts and read one host and its timeline: the matrix's "monitoring: equipment
+    /// list" — operators and managers.
+    ViewEquipment,
+    /// Change a host's descriptive details (name, type, address, location, comments): the
+    /// matrix's "edit equipment" (operators) and, as part of administering it, managers.
+    EditEquipment,
+    /// Set a host's criticality zone and forget a host: "administer equipment" — managers.
+    AdministerEquipment,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -68,6 +84,9 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ReadApiDocs,
         Permission::ViewSystem,
+        Permission::ViewEquipment,
+        Permission::EditEquipment,
+        Permission::AdministerEquipment,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -84,6 +103,9 @@ impl Permission {
             Permission::ManageUsers => [false, false, false, true, false],
             Permission::ReadApiDocs => [true, true, true, true, true],
             Permission::ViewSystem => [true, true, true, true, true],
+            Permission::ViewEquipment => [true, true, false, false, false],
+            Permission::EditEquipment => [true, true, false, false, false],
+            Permission::AdministerEquipment => [false, true, false, false, false],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -134,6 +156,19 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
     ("DELETE", "/api/v1/users/{name}", Permission::ManageUsers),
     ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
     ("GET", "/api/v1/system", Permission::ViewSystem),
+    ("GET", "/api/v1/hosts", Permission::ViewEquipment),
+    ("GET", "/api/v1/hosts/{host}", Permission::ViewEquipment),
+    ("PATCH", "/api/v1/hosts/{host}", Permission::EditEquipment),
+    (
+        "DELETE",
+        "/api/v1/hosts/{host}",
+        Permission::AdministerEquipment,
+    ),
+    (
+        "GET",
+        "/api/v1/hosts/{host}/timeline",
+        Permission::ViewEquipment,
+    ),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
@@ -173,6 +208,9 @@ mod tests {
         assert_eq!(who(Permission::ChangeMaintenance), ["operator", "admin"]);
         assert_eq!(who(Permission::ViewLogins), ["admin"]);
         assert_eq!(who(Permission::ManageUsers), ["admin"]);
+        assert_eq!(who(Permission::ViewEquipment), ["operator", "manager"]);
+        assert_eq!(who(Permission::EditEquipment), ["operator", "manager"]);
+        assert_eq!(who(Permission::AdministerEquipment), ["manager"]);
     }
 
     #[test]

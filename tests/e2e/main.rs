@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod equipment;
 mod harness;
 mod lifecycle;
 mod metrics;
