@@ -1,5 +1,5 @@
 //! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/hosts`,
-//! `/hosts/{host}`, `/logins`) and its embedded assets (`/assets/…`).
+//! `/hosts/{host}`, `/users`, `/logins`, `/about`) and its embedded assets (`/assets/…`).
 //!
 //! Each page is a shell ([`super::pages::console`]) around a static skeleton from `ui/`; the
 //! embedded script (`ui/app.js`) fills it from the JSON API and keeps the alert page live
@@ -64,6 +64,22 @@ pub const PAGES: &[Page] = &[
         permission: Permission::ViewEvents,
         name: "event",
         skeleton: include_str!("ui/event.html"),
+    },
+    Page {
+        path: "/hosts",
+        title: "Equipment",
+        in_menu: true,
+        permission: Permission::ViewEquipment,
+        name: "hosts",
+        skeleton: include_str!("ui/hosts.html"),
+    },
+    Page {
+        path: "/hosts/{id}",
+        title: "Host",
+        in_menu: false,
+        permission: Permission::ViewEquipment,
+        name: "host",
+        skeleton: include_str!("ui/host.html"),
     },
     Page {
         path: "/users",

@@ -369,3 +369,38 @@ fn pages_show_each_role_only_its_menu() {
         "{audit}"
     );
 }
+
+#[test]
+fn an_operator_describes_a_host_from_its_page() {
+    let tl = Instance::start();
+    send(&tl, "local0.alert", "fan failure on tray 2");
+    let browser = Browser::start();
+    log_in(&browser, &tl);
+    // The alert's host links to its equipment page.
+    let link = browser.wait_for("tr.alert td:nth-child(4) a");
+    let host = browser.run(link.text()).unwrap();
+    browser.run(link.click()).unwrap();
+    browser.wait_for("body[data-page=host] #host-facts dd");
+    assert!(browser.text("#host-title").contains(&host));
+    browser.wait_for("#timeline-rows tr[data-type=alert]");
+    let timeline = browser.text("#timeline-rows");
+    assert!(timeline.contains("fan failure on tray 2"), "{timeline}");
+    // Operators edit the description, not the criticality zone (managers administer it).
+    assert_eq!(
+        browser.script("return document.querySelector('#host-form [name=zone]').disabled"),
+        json!(true)
+    );
+    assert_eq!(browser.count("#host-forget[hidden]"), 1);
+    browser.type_into("#host-form [name=location]", "rack B4, room 2");
+    browser.click("#host-save");
+    browser.wait_for("#host-updated:not(:empty)");
+    let (status, described) = tl.api(&format!("/api/v1/hosts/{host}"));
+    assert_eq!(status, 200);
+    assert_eq!(described["location"], "rack B4, room 2");
+    assert_eq!(described["updated_by"], "tester");
+    // The list shows it with its open alert.
+    browser.goto(&tl.url("/hosts"));
+    browser.wait_for(&format!("#host-rows tr[data-host=\"{host}\"]"));
+    let row = browser.text(&format!("#host-rows tr[data-host=\"{host}\"]"));
+    assert!(row.contains("rack B4, room 2"), "{row}");
+}

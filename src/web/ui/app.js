@@ -322,7 +322,9 @@
       el('td', { class: 'sel' }, el('input', { type: 'checkbox', 'aria-label': 'Select', checked: selected.has(a.id), dataset: { select: a.id } })),
       el('td', {}, el('span', { class: `badge ${a.level}`, text: a.level })),
       el('td', {}, el('span', { class: `badge state ${a.state}`, text: stateText }), transferred),
-      el('td', {}, el('a', { href: `/events?host=${encodeURIComponent(a.host)}`, text: a.host, title: 'Events of this host' })),
+      el('td', {}, permissions.has('ViewEquipment')
+        ? el('a', { href: `/hosts/${encodeURIComponent(a.host)}`, text: a.host, title: 'The host: details and timeline' })
+        : el('a', { href: `/events?host=${encodeURIComponent(a.host)}`, text: a.host, title: 'Events of this host' })),
       el('td', { class: 'summary' }, el('span', { text: a.summary }), el('span', { class: 'meta', text: meta })),
       el('td', { class: 'num', text: String(a.count) }),
       el('td', { class: 'time', title: formatTime(a.last_seen), text: `${age(a.last_seen)} ago` }),
