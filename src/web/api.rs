@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(super::alerts::router())
         .route("/logins", get(super::login::list_logins))
         .merge(super::users::router())
+        .merge(super::notify::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
 

@@ -1,5 +1,5 @@
-//! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/hosts`,
-//! `/hosts/{host}`, `/logins`) and its embedded assets (`/assets/…`).
+//! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/oncall`,
+//! `/notifications`, `/users`, `/logins`) and its embedded assets (`/assets/…`).
 //!
 //! Each page is a shell ([`super::pages::console`]) around a static skeleton from `ui/`; the
 //! embedded script (`ui/app.js`) fills it from the JSON API and keeps the alert page live
@@ -64,6 +64,22 @@ pub const PAGES: &[Page] = &[
         permission: Permission::ViewEvents,
         name: "event",
         skeleton: include_str!("ui/event.html"),
+    },
+    Page {
+        path: "/oncall",
+        title: "On call",
+        in_menu: true,
+        permission: Permission::ViewOncall,
+        name: "oncall",
+        skeleton: include_str!("ui/oncall.html"),
+    },
+    Page {
+        path: "/notifications",
+        title: "Notifications",
+        in_menu: true,
+        permission: Permission::ViewNotifications,
+        name: "notifications",
+        skeleton: include_str!("ui/notifications.html"),
     },
     Page {
         path: "/users",

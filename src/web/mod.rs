@@ -15,6 +15,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod login;
+pub mod notify;
 pub mod openapi;
 pub mod pages;
 pub mod roles;

@@ -18,6 +18,9 @@
 //! | `ViewLogins`          |          |         |        | X     |        | users (admin) |
 //! | `ManageUsers`         |          |         |        | X     |        | users (admin) |
 //! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
+//! | `ViewOncall`          | X        | X       | X      | X     | X      | on-call planning view |
+//! | `EditOncall`          |          |         |        | X     |        | on-call planning edit (admin) |
+//! | `ViewNotifications`   | X        |         |        | X     |        | alerts (operator) + settings (admin) |
 //!
 //! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
 //! own name, role and other sessions; the menus each role gets come with the pages that carry
@@ -51,11 +54,19 @@ pub enum Permission {
     ManageUsers,
     /// Read the OpenAPI document: every signed-in user (it lists what each role may do).
     ReadApiDocs,
+    /// See the on-call schedule, who is on call now and next: every role ("on-call planning
+    /// view" is everybody's in the matrix).
+    ViewOncall,
+    /// Change the on-call schedule: admins ("on-call planning edit").
+    EditOncall,
+    /// Read the notification log (every mail and webhook call, each attempt): operators, who
+    /// need to know whether on-call was reached, and admins, who own the settings behind it.
+    ViewNotifications,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 11] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -64,6 +75,9 @@ impl Permission {
         Permission::ViewLogins,
         Permission::ManageUsers,
         Permission::ReadApiDocs,
+        Permission::ViewOncall,
+        Permission::EditOncall,
+        Permission::ViewNotifications,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -79,6 +93,9 @@ impl Permission {
             Permission::ViewLogins => [false, false, false, true, false],
             Permission::ManageUsers => [false, false, false, true, false],
             Permission::ReadApiDocs => [true, true, true, true, true],
+            Permission::ViewOncall => [true, true, true, true, true],
+            Permission::EditOncall => [false, false, false, true, false],
+            Permission::ViewNotifications => [true, false, false, true, false],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -128,6 +145,13 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
     ("PATCH", "/api/v1/users/{name}", Permission::ManageUsers),
     ("DELETE", "/api/v1/users/{name}", Permission::ManageUsers),
     ("GET", "/api/v1/openapi.json", Permission::ReadApiDocs),
+    ("GET", "/api/v1/oncall", Permission::ViewOncall),
+    ("PUT", "/api/v1/oncall", Permission::EditOncall),
+    (
+        "GET",
+        "/api/v1/notifications",
+        Permission::ViewNotifications,
+    ),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
@@ -167,6 +191,9 @@ mod tests {
         assert_eq!(who(Permission::ChangeMaintenance), ["operator", "admin"]);
         assert_eq!(who(Permission::ViewLogins), ["admin"]);
         assert_eq!(who(Permission::ManageUsers), ["admin"]);
+        assert_eq!(who(Permission::ViewOncall).len(), 5);
+        assert_eq!(who(Permission::EditOncall), ["admin"]);
+        assert_eq!(who(Permission::ViewNotifications), ["operator", "admin"]);
     }
 
     #[test]

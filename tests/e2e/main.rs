@@ -6,6 +6,7 @@ mod cli;
 mod harness;
 mod lifecycle;
 mod metrics;
+mod notify;
 mod rules;
 mod sources;
 mod syslog;
