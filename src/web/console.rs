@@ -39,7 +39,8 @@ pub struct Page {
 }
 
 /// Every console page. `/` is the alert page for those who may see alerts; others land on
-/// the first page of this table their role may open.
+/// the first page of this table their role may open (admins: users; on-call people and
+/// viewers: the on-call schedule).
 pub const PAGES: &[Page] = &[
     Page {
         path: "/",
@@ -66,22 +67,6 @@ pub const PAGES: &[Page] = &[
         skeleton: include_str!("ui/event.html"),
     },
     Page {
-        path: "/oncall",
-        title: "On call",
-        in_menu: true,
-        permission: Permission::ViewOncall,
-        name: "oncall",
-        skeleton: include_str!("ui/oncall.html"),
-    },
-    Page {
-        path: "/notifications",
-        title: "Notifications",
-        in_menu: true,
-        permission: Permission::ViewNotifications,
-        name: "notifications",
-        skeleton: include_str!("ui/notifications.html"),
-    },
-    Page {
         path: "/users",
         title: "Users",
         in_menu: true,
@@ -96,6 +81,22 @@ pub const PAGES: &[Page] = &[
         permission: Permission::ViewLogins,
         name: "logins",
         skeleton: include_str!("ui/logins.html"),
+    },
+    Page {
+        path: "/oncall",
+        title: "On call",
+        in_menu: true,
+        permission: Permission::ViewOncall,
+        name: "oncall",
+        skeleton: include_str!("ui/oncall.html"),
+    },
+    Page {
+        path: "/notifications",
+        title: "Notifications",
+        in_menu: true,
+        permission: Permission::ViewNotifications,
+        name: "notifications",
+        skeleton: include_str!("ui/notifications.html"),
     },
 ];
 
