@@ -100,8 +100,8 @@ pub const PAGES: &[Page] = &[
     },
 ];
 
-/// The page of a role that may open none of [`PAGES`] (incidents and the on-call schedule
-/// come with their issues).
+/// The page of a role that may open none of [`PAGES`] (today every role may open the on-call
+/// schedule; kept for roles a later table may leave without a page).
 const WELCOME: &str = include_str!("ui/welcome.html");
 
 /// Routes of the console's pages and assets (no API auth: pages authenticate by session).
