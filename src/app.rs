@@ -2,9 +2,11 @@
 //! listeners, retention and the HTTP server, and stops them in the right order.
 //!
 //! Start-up order: store (fails fast on a locked or corrupt store) → accounts (first-start admin)
-//! → writer thread → listeners → HTTP → ready. Stop order is the reverse of the data flow:
-//! listeners stop reading, the queue drains into the writer, the writer seals and flushes its
-//! last block (so every event that was read is durable), then HTTP stops. Nothing in this file
+//! → alert engine → notifier (observes the engine) → writer thread → listeners → HTTP → ready.
+//! Stop order is the reverse of the data flow: listeners stop reading, the queue drains into
+//! the writer, the writer seals and flushes its last block (so every event that was read is
+//! durable), the notifier takes the writer's last alert changes and stops (undelivered
+//! notifications stay in the outbox for the next start), then HTTP stops. Nothing in this file
 //! parses, decodes or stores by itself.
 
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use crate::ingest::{self, Ingest, IngestReceiver};
 use crate::listen;
 use crate::mib::MibSet;
 use crate::normalize::{LevelTable, Normalizer};
+use crate::notify::{NotifyService, ServiceContext};
 use crate::pipeline::{RuleStage, SharedAlerts};
 use crate::rules::RuleSet;
 use crate::rules::reload::{ActiveRules, Reloader};
@@ -48,6 +51,8 @@ pub enum AppError {
     Accounts(#[from] crate::accounts::AccountError),
     #[error(transparent)]
     Listen(#[from] listen::ListenError),
+    #[error("notifications: {0}")]
+    Notify(#[from] crate::notify::service::NotifyError),
     #[error("[snmp]: {0}")]
     Snmp(#[from] crate::snmp::SettingsError),
     #[error("rules refused:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
@@ -119,6 +124,15 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         EngineOptions::default(),
     )?));
     let equipment = crate::equipment::Equipment::open(&store)?;
+    // Before the writer starts: the notifier observes every alert the engine writes.
+    let notifier = NotifyService::start(ServiceContext {
+        store: store.clone(),
+        accounts: accounts.clone(),
+        rules: rules.clone(),
+        alerts: alerts.clone(),
+        notify: settings.notify.clone(),
+        smtp: settings.smtp.clone(),
+    })?;
     let reloader = settings
         .rules_dir
         .clone()
@@ -175,6 +189,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     ready.store(false, Ordering::Release);
     listeners.stop().await;
     join_thread(writer, "store writer").await;
+    notifier.stop().await;
     retention.stop();
     let _ = http_stop_tx.send(());
     match tokio::time::timeout(Duration::from_secs(5), http_task).await {

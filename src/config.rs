@@ -60,6 +60,8 @@ pub struct ConfigFile {
     #[serde(default)]
     pub snmp: SnmpSection,
     pub smtp: Option<SmtpSection>,
+    #[serde(default)]
+    pub notify: NotifySection,
 }
 
 /// `[listen]`: where each listener binds. An empty string disables that listener.
@@ -174,6 +176,117 @@ pub struct SmtpSection {
     pub username: Option<String>,
     pub password_file: Option<PathBuf>,
     pub from: String,
+    /// How long one delivery attempt may take (connect, TLS, the whole dialogue), e.g. `"10s"`.
+    pub timeout: Option<String>,
+}
+
+/// `[notify]`: how alerts become mails and webhook calls (see `notify`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    /// The console's address as people reach it, for links in mails, e.g.
+    /// `"https://trapline.example.net"`.
+    pub base_url: Option<String>,
+    /// Alerts raised within this time of the first go out in one mail per recipient (`"10s"`).
+    pub group_wait: Option<String>,
+    /// An alert still open (not acknowledged) is mailed again this often (`"4h"`; `"0s"` never).
+    pub repeat_interval: Option<String>,
+    /// First retry delay after a failed delivery; doubles each time (`"10s"`).
+    pub retry_initial: Option<String>,
+    /// Longest delay between two retries (`"10m"`).
+    pub retry_max: Option<String>,
+    /// A notification not delivered within this time is given up and an alert says so (`"24h"`).
+    pub give_up_after: Option<String>,
+    /// Mails and webhook calls per minute, all recipients together (`120`).
+    pub max_per_minute: Option<u32>,
+    /// Mails (or calls) per recipient per hour (`30`); beyond, alerts wait and are grouped.
+    pub max_per_recipient_per_hour: Option<u32>,
+    /// Notifications waiting for delivery at most; beyond, new ones are dropped and counted.
+    pub outbox_max: Option<usize>,
+    /// Delivered and failed notifications kept for the log (newest).
+    pub log_max: Option<usize>,
+    /// Webhook receivers, named by rules as `webhook:NAME`.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookSection>,
+}
+
+/// One `[[notify.webhooks]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSection {
+    pub name: String,
+    /// `http://` or `https://` URL the JSON is POSTed to.
+    pub url: String,
+    /// `"trapline"` (default) or `"alertmanager"` (Alertmanager's webhook payload, version 4).
+    pub format: Option<String>,
+    /// How long one call may take (`"10s"`).
+    pub timeout: Option<String>,
+}
+
+/// The SMTP password, kept out of every `Debug` output and log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the SMTP connection is protected (`security` of `[smtp]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text (a relay on the same host or network only).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// `[smtp]` validated.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    /// Read from `password_file` when the configuration is loaded.
+    pub password: Option<Secret>,
+    pub from: String,
+    pub timeout: Duration,
+}
+
+/// Format of a webhook's JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    Trapline,
+    Alertmanager,
+}
+
+/// One webhook receiver, validated.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub name: String,
+    pub url: String,
+    pub format: WebhookFormat,
+    pub timeout: Duration,
+}
+
+/// `[notify]` validated.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    pub base_url: String,
+    pub group_wait: Duration,
+    pub repeat_interval: Option<Duration>,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub give_up_after: Duration,
+    pub max_per_minute: u32,
+    pub max_per_recipient_per_hour: u32,
+    pub outbox_max: usize,
+    pub log_max: usize,
+    pub webhooks: Vec<WebhookSettings>,
 }
 
 /// Values given on the command line or in the environment; each wins over the file.
@@ -202,7 +315,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub sources: SourceTable,
     pub snmp: SnmpSection,
-    pub smtp: Option<SmtpSection>,
+    pub smtp: Option<SmtpSettings>,
+    pub notify: NotifySettings,
 }
 
 /// Retention limits; `None` means unlimited.
@@ -440,7 +554,13 @@ impl Settings {
             ingest,
             sources: SourceTable::new(sources),
             snmp: file.snmp,
-            smtp: file.smtp,
+            smtp: file
+                .smtp
+                .as_ref()
+                .map(build_smtp)
+                .transpose()
+                .map_err(invalid)?,
+            notify: build_notify(&file.notify, http).map_err(invalid)?,
         })
     }
 }
@@ -570,6 +690,147 @@ fn build_source(source: &SourceSection) -> Result<SourceSettings, String> {
     })
 }
 
+fn build_smtp(smtp: &SmtpSection) -> Result<SmtpSettings, String> {
+    let security = match smtp.security.as_deref().unwrap_or("starttls") {
+        "none" => SmtpSecurity::None,
+        "starttls" => SmtpSecurity::StartTls,
+        "tls" => SmtpSecurity::Tls,
+        other => {
+            return Err(format!(
+                "smtp.security: {other:?} is not one of none, starttls, tls"
+            ));
+        }
+    };
+    let default_port = match security {
+        SmtpSecurity::None => 25,
+        SmtpSecurity::StartTls => 587,
+        SmtpSecurity::Tls => 465,
+    };
+    let server = smtp.server.trim();
+    let (host, port) = match server.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => (
+            host.trim_start_matches('[').trim_end_matches(']'),
+            port.parse::<u16>()
+                .map_err(|_| format!("smtp.server: bad port in {server:?}"))?,
+        ),
+        _ => (server, default_port),
+    };
+    if host.is_empty() {
+        return Err("smtp.server: empty host".into());
+    }
+    if !smtp.from.contains('@') {
+        return Err(format!("smtp.from: {:?} is not a mail address", smtp.from));
+    }
+    let password = smtp
+        .password_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| Secret(text.trim_end_matches(['\r', '\n']).to_string()))
+                .map_err(|e| format!("smtp.password_file {}: {e}", path.display()))
+        })
+        .transpose()?;
+    if password.is_some() && smtp.username.is_none() {
+        return Err("smtp.password_file needs smtp.username".into());
+    }
+    let timeout = parse_duration(smtp.timeout.as_deref().unwrap_or("10s"))
+        .map_err(|e| format!("smtp.timeout: {e}"))?;
+    Ok(SmtpSettings {
+        host: host.to_string(),
+        port,
+        security,
+        username: smtp.username.clone(),
+        password,
+        from: smtp.from.clone(),
+        timeout,
+    })
+}
+
+fn build_notify(notify: &NotifySection, http: SocketAddr) -> Result<NotifySettings, String> {
+    let duration = |key: &str, value: &Option<String>, fallback: &str| {
+        parse_duration(value.as_deref().unwrap_or(fallback))
+            .map_err(|e| format!("notify.{key}: {e}"))
+    };
+    let base_url = match &notify.base_url {
+        Some(url) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "notify.base_url: {url:?} must start with http:// or https://"
+                ));
+            }
+            url.trim_end_matches('/').to_string()
+        }
+        None => format!("http://{http}"),
+    };
+    let repeat_interval = duration("repeat_interval", &notify.repeat_interval, "4h")?;
+    let settings = NotifySettings {
+        base_url,
+        group_wait: duration("group_wait", &notify.group_wait, "10s")?,
+        repeat_interval: (!repeat_interval.is_zero()).then_some(repeat_interval),
+        retry_initial: duration("retry_initial", &notify.retry_initial, "10s")?,
+        retry_max: duration("retry_max", &notify.retry_max, "10m")?,
+        give_up_after: duration("give_up_after", &notify.give_up_after, "24h")?,
+        max_per_minute: notify.max_per_minute.unwrap_or(120),
+        max_per_recipient_per_hour: notify.max_per_recipient_per_hour.unwrap_or(30),
+        outbox_max: notify.outbox_max.unwrap_or(10_000),
+        log_max: notify.log_max.unwrap_or(10_000),
+        webhooks: notify
+            .webhooks
+            .iter()
+            .map(build_webhook)
+            .collect::<Result<_, _>>()?,
+    };
+    if settings.retry_initial.is_zero() || settings.retry_max < settings.retry_initial {
+        return Err("notify.retry_initial must be > 0 and at most notify.retry_max".into());
+    }
+    if settings.max_per_minute == 0 || settings.max_per_recipient_per_hour == 0 {
+        return Err(
+            "notify.max_per_minute and notify.max_per_recipient_per_hour must be at least 1".into(),
+        );
+    }
+    if !(1..=1_000_000).contains(&settings.outbox_max) || settings.log_max > 1_000_000 {
+        return Err(
+            "notify.outbox_max must be 1 to 1000000, notify.log_max at most 1000000".into(),
+        );
+    }
+    let mut names: Vec<&str> = settings.webhooks.iter().map(|w| w.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(format!(
+            "notify.webhooks: the name {:?} is used twice",
+            pair[0]
+        ));
+    }
+    Ok(settings)
+}
+
+fn build_webhook(hook: &WebhookSection) -> Result<WebhookSettings, String> {
+    let what = format!("notify.webhooks {:?}", hook.name);
+    if hook.name.trim().is_empty() || hook.name.contains(char::is_whitespace) {
+        return Err(format!("{what}: name must be one word"));
+    }
+    if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+        return Err(format!("{what}: url must start with http:// or https://"));
+    }
+    let format = match hook.format.as_deref().unwrap_or("trapline") {
+        "trapline" => WebhookFormat::Trapline,
+        "alertmanager" => WebhookFormat::Alertmanager,
+        other => {
+            return Err(format!(
+                "{what}: format {other:?} is not trapline or alertmanager"
+            ));
+        }
+    };
+    let timeout = parse_duration(hook.timeout.as_deref().unwrap_or("10s"))
+        .map_err(|e| format!("{what}: timeout: {e}"))?;
+    Ok(WebhookSettings {
+        name: hook.name.clone(),
+        url: hook.url.clone(),
+        format,
+        timeout,
+    })
+}
+
 /// Parses an IANA zone name (`"Europe/Paris"`, `"UTC"`).
 pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz, String> {
     name.parse::<chrono_tz::Tz>().map_err(|_| {
@@ -671,6 +932,38 @@ trust_host = "sender"
                 .contains("retention.max_bytes")
         );
         assert!(settings("[retention]\nevents = \"30 fortnights\"\n").is_err());
+    }
+
+    #[test]
+    fn smtp_and_notify_are_validated_and_the_password_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("pw");
+        std::fs::write(&password, "s3cret\n").unwrap();
+        let s = settings(&format!(
+            "[smtp]\nserver = \"mail.example.net\"\nsecurity = \"tls\"\nusername = \"u\"\npassword_file = {:?}\nfrom = \"t@example.net\"\n\n[notify]\nbase_url = \"https://tl.example.net/\"\ngroup_wait = \"2s\"\n[[notify.webhooks]]\nname = \"chat\"\nurl = \"http://127.0.0.1:9/hook\"\nformat = \"alertmanager\"\n",
+            password.display().to_string()
+        ))
+        .unwrap();
+        let smtp = s.smtp.unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example.net", 465));
+        assert_eq!(smtp.password.as_ref().unwrap().0, "s3cret");
+        assert!(!format!("{smtp:?}").contains("s3cret"));
+        assert_eq!(s.notify.base_url, "https://tl.example.net");
+        assert_eq!(s.notify.group_wait, Duration::from_secs(2));
+        assert_eq!(s.notify.webhooks[0].format, WebhookFormat::Alertmanager);
+        let err = |text: &str| settings(text).unwrap_err().to_string();
+        assert!(
+            err("[smtp]\nserver = \"m:25\"\nsecurity = \"ssl\"\nfrom = \"a@b\"\n")
+                .contains("smtp.security")
+        );
+        assert!(err("[smtp]\nserver = \"m:x\"\nfrom = \"a@b\"\n").contains("bad port"));
+        assert!(err("[smtp]\nserver = \"m\"\nfrom = \"a@b\"\npassword_file = \"/nonexistent/pw\"\nusername = \"u\"\n").contains("smtp.password_file"));
+        assert!(err("[notify]\ngroup_wait = \"soon\"\n").contains("notify.group_wait"));
+        assert!(
+            err("[[notify.webhooks]]\nname = \"a\"\nurl = \"ftp://x\"\n")
+                .contains("url must start")
+        );
+        assert!(err("[[notify.webhooks]]\nname = \"a\"\nurl = \"http://x\"\n[[notify.webhooks]]\nname = \"a\"\nurl = \"http://y\"\n").contains("used twice"));
     }
 
     #[test]

@@ -48,8 +48,16 @@ pub struct Metrics {
     /// `trapline_equipment_overflow_total`: events from hosts the full equipment inventory
     /// could not take (the events are stored; the hosts are not inventoried).
     pub equipment_overflow: IntCounter,
-    /// `trapline_notifications_total{channel,outcome}`.
+    /// `trapline_notifications_total{channel,outcome}`: channel mail | webhook; outcome sent
+    /// (delivered), retry (an attempt failed, another follows), failed (given up), dropped
+    /// (outbox full), rate_limited (held back and grouped by a rate limit), no_recipient (an
+    /// alert to notify found nobody to tell).
     pub notifications: IntCounterVec,
+    /// `trapline_notify_outbox_pending`: notifications written and not yet delivered or given up.
+    pub notify_outbox_pending: IntGauge,
+    /// `trapline_notify_signals_dropped_total`: alert changes the notifier's inbox could not
+    /// take (it then re-reads every active alert, so nothing is missed for long).
+    pub notify_signals_dropped: IntCounter,
     /// `trapline_ingest_queue_depth`: events waiting between the listeners and the store writer.
     pub ingest_queue_depth: IntGauge,
     /// `trapline_ingest_latency_seconds`: socket read to durably stored.
@@ -217,6 +225,16 @@ impl Metrics {
                 "Notification delivery attempts.",
                 &["channel", "outcome"],
             ),
+            notify_outbox_pending: gauge(
+                &r,
+                "trapline_notify_outbox_pending",
+                "Notifications waiting for delivery (retries included).",
+            ),
+            notify_signals_dropped: counter(
+                &r,
+                "trapline_notify_signals_dropped_total",
+                "Alert changes the notifier's inbox could not take (a full re-read follows).",
+            ),
             ingest_queue_depth: gauge(
                 &r,
                 "trapline_ingest_queue_depth",
@@ -314,6 +332,18 @@ impl Metrics {
         }
         for reason in ["maintenance", "inhibited"] {
             self.alerts_suppressed.with_label_values(&[reason]);
+        }
+        for channel in ["mail", "webhook"] {
+            for outcome in [
+                "sent",
+                "retry",
+                "failed",
+                "dropped",
+                "rate_limited",
+                "no_recipient",
+            ] {
+                self.notifications.with_label_values(&[channel, outcome]);
+            }
         }
         for reason in ["queue_full", "store_error"] {
             self.events_dropped.with_label_values(&[reason]);

@@ -72,13 +72,22 @@ impl AlertEngine {
         comment: Option<String>,
         now_ns: i64,
     ) -> Result<Alert, ActionError> {
-        if self.active.contains_key(&id) {
-            return self.act_on_active(id, action, by, comment, now_ns);
+        let told = comment.clone();
+        let alert = if self.active.contains_key(&id) {
+            self.act_on_active(id, action, by, comment, now_ns)?
+        } else {
+            let mut alert = self.stored(id)?.ok_or(ActionError::NotFound(id))?;
+            check(action, alert.state)?;
+            apply(&mut alert, action, by, comment, now_ns);
+            self.write_now(&alert)?;
+            if let Some(observer) = &self.observer {
+                observer.written(&alert);
+            }
+            alert
+        };
+        if let Some(observer) = &self.observer {
+            observer.acted(&alert, action, by, told.as_deref());
         }
-        let mut alert = self.stored(id)?.ok_or(ActionError::NotFound(id))?;
-        check(action, alert.state)?;
-        apply(&mut alert, action, by, comment, now_ns);
-        self.write_now(&alert)?;
         Ok(alert)
     }
 

@@ -151,6 +151,8 @@ pub struct AlertEngine {
     candidates: Vec<usize>,
     /// Where written changes are announced (the web's live stream); `None` offline.
     feed: Option<tokio::sync::broadcast::Sender<std::sync::Arc<super::AlertJson>>>,
+    /// Told of every written alert and operator action (the notifier); `None` offline.
+    pub(super) observer: Option<std::sync::Arc<dyn super::AlertObserver>>,
 }
 
 impl AlertEngine {
@@ -178,6 +180,7 @@ impl AlertEngine {
             scratch: crate::rules::Scratch::default(),
             candidates: Vec::new(),
             feed: None,
+            observer: None,
         }
     }
 
@@ -259,6 +262,33 @@ impl AlertEngine {
         feed: tokio::sync::broadcast::Sender<std::sync::Arc<super::AlertJson>>,
     ) {
         self.feed = Some(feed);
+    }
+
+    /// Tells `observer` of every alert written from now on and of every operator action.
+    pub fn set_observer(&mut self, observer: std::sync::Arc<dyn super::AlertObserver>) {
+        self.observer = Some(observer);
+    }
+
+    /// Raises (or folds into) an alert that trapline reports about itself rather than a rule
+    /// about an event — e.g. a notification that could not be delivered. Maintenance windows
+    /// and the active-alert bound apply as to any alert.
+    pub fn raise_notice(&mut self, rules: &RuleSet, notice: &Notice<'_>) {
+        self.raise_or_fold(
+            rules,
+            Raise {
+                rule: notice.rule,
+                key: Cow::Borrowed(notice.key),
+                level: notice.level,
+                category: Some(notice.category),
+                host: notice.host,
+                summary: Cow::Borrowed(notice.summary),
+                expire_after: None,
+                event: None,
+                count: 1,
+                event_ids: &[],
+                at_ns: notice.at_ns,
+            },
+        );
     }
 
     /// Takes the journal (only filled with `EngineOptions::journal`).
@@ -960,6 +990,9 @@ impl AlertEngine {
                 .chain(&finished);
             let mut puts: Vec<(String, Vec<u8>)> = Vec::new();
             for alert in changed {
+                if let Some(observer) = &self.observer {
+                    observer.written(alert);
+                }
                 if let Some(feed) = feed {
                     let _ = feed.send(std::sync::Arc::new(alert.to_json()));
                 }
@@ -997,6 +1030,20 @@ impl AlertEngine {
         self.folds_written_ns = i64::MIN / 2;
         self.persist(i64::MAX / 2)
     }
+}
+
+/// An alert trapline raises about itself ([`AlertEngine::raise_notice`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Notice<'a> {
+    /// Shown as the alert's rule (not a rule of the rule files).
+    pub rule: &'a str,
+    /// Dedup key: the same key folds into the open alert.
+    pub key: &'a str,
+    pub level: Level,
+    pub category: &'a str,
+    pub host: &'a str,
+    pub summary: &'a str,
+    pub at_ns: i64,
 }
 
 /// Everything needed to raise or fold one alert.

@@ -19,10 +19,22 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 pub use actions::{ActionError, AlertAction};
-pub use engine::{AlertEngine, Change, ChangeKind, EngineOptions};
+pub use engine::{AlertEngine, Change, ChangeKind, EngineOptions, Notice};
 pub use query::{AlertPage, AlertQuery, get};
 
 use crate::event::{EventId, Level, format_ns};
+
+/// Told of every alert the engine writes and of every operator action, right after the write:
+/// how notifications follow alerts without the engine knowing about mail. Called with the
+/// engine's lock held (on the store writer thread for rule changes, on a web task for
+/// actions), so an implementation must only hand the news over (a channel), never block and
+/// never call back into the engine.
+pub trait AlertObserver: Send + Sync {
+    /// `alert` was written as it is now (raised, folded, state changed, cleared, …).
+    fn written(&self, alert: &Alert);
+    /// An operator applied `action` to `alert` (called after [`AlertObserver::written`]).
+    fn acted(&self, alert: &Alert, action: &AlertAction, by: &str, comment: Option<&str>);
+}
 
 /// Where an alert is in its life (the contract's `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -58,6 +58,7 @@ struct RuleToml {
     clear_when: Option<Spanned<String>>,
     expire_after: Option<Spanned<String>>,
     inhibit: Option<InhibitToml>,
+    notify: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -352,6 +353,18 @@ impl FileLoader<'_, '_> {
                 when,
             })
         });
+        let notify = toml.notify.as_ref().map(|targets| {
+            targets
+                .iter()
+                .filter_map(|t| match super::NotifyTarget::parse(t.get_ref()) {
+                    Ok(target) => Some(target),
+                    Err(message) => {
+                        self.error(t.span(), message);
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+        });
         if self.errors.len() > errors_before {
             return None;
         }
@@ -369,6 +382,7 @@ impl FileLoader<'_, '_> {
             clear_when,
             expire_after,
             inhibit,
+            notify,
         })
     }
 

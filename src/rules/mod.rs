@@ -128,6 +128,52 @@ pub struct Rule {
     pub clear_when: Option<Condition>,
     pub expire_after: Option<Duration>,
     pub inhibit: Option<Inhibit>,
+    /// `notify = [...]`: who is told of this rule's alerts; `None` = the default routing
+    /// (critical alerts to the on-call rank 1), an empty list = nobody.
+    pub notify: Option<Vec<NotifyTarget>>,
+}
+
+/// One entry of a rule's `notify` list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum NotifyTarget {
+    /// `"oncall"`: the on-call schedule's rank 1, then the next ranks until someone acks.
+    OnCall,
+    /// `"mail:team@example.net"`: an address.
+    Mail(String),
+    /// `"user:alice"`: a user's email address.
+    User(String),
+    /// `"webhook:chat"`: a `[[notify.webhooks]]` entry by name.
+    Webhook(String),
+}
+
+impl NotifyTarget {
+    /// Parses `oncall`, `mail:ADDRESS`, `user:NAME` or `webhook:NAME`.
+    pub fn parse(text: &str) -> Result<NotifyTarget, String> {
+        let text = text.trim();
+        if text == "oncall" {
+            return Ok(NotifyTarget::OnCall);
+        }
+        let (kind, value) = text.split_once(':').ok_or_else(|| {
+            format!(
+                "unknown notify target {text:?} (oncall, mail:ADDRESS, user:NAME, webhook:NAME)"
+            )
+        })?;
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("notify target {text:?} needs a value after ':'"));
+        }
+        match kind {
+            "mail" if value.contains('@') && !value.contains(char::is_whitespace) => {
+                Ok(NotifyTarget::Mail(value.to_string()))
+            }
+            "mail" => Err(format!("notify target {text:?}: not a mail address")),
+            "user" => Ok(NotifyTarget::User(value.to_string())),
+            "webhook" => Ok(NotifyTarget::Webhook(value.to_string())),
+            _ => Err(format!(
+                "unknown notify target {text:?} (oncall, mail:ADDRESS, user:NAME, webhook:NAME)"
+            )),
+        }
+    }
 }
 
 /// A maintenance window: alerts in its scope are recorded as suppressed and never notified.
@@ -397,6 +443,37 @@ mod tests {
         for (name, text) in DEFAULT_PACK {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), *text);
         }
+    }
+
+    #[test]
+    fn notify_lists_are_parsed_and_bad_targets_point_at_themselves() {
+        let rules = load_texts([(
+            "r.toml",
+            "[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nnotify = [\"oncall\", \"mail:team@example.net\", \"webhook:chat\", \"user:bob\"]\n\n[[rule]]\nname = \"quiet\"\nwhen = 'app == \"b\"'\nnotify = []\n",
+        )])
+        .unwrap();
+        assert_eq!(
+            rules.rule(0).notify.as_deref(),
+            Some(
+                &[
+                    NotifyTarget::OnCall,
+                    NotifyTarget::Mail("team@example.net".into()),
+                    NotifyTarget::Webhook("chat".into()),
+                    NotifyTarget::User("bob".into()),
+                ][..]
+            )
+        );
+        assert_eq!(rules.rule(1).notify.as_deref(), Some(&[][..]));
+        let e = errors(
+            "[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nnotify = [\"oncall\", \"sms:123\"]\n",
+        );
+        assert!(
+            e[0].starts_with("r.toml:4:21:") && e[0].contains("unknown notify target"),
+            "{e:?}"
+        );
+        let e =
+            errors("[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nnotify = [\"mail:nobody\"]\n");
+        assert!(e[0].contains("not a mail address"), "{e:?}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/logins", get(super::login::list_logins))
         .merge(super::users::router())
         .route("/system", get(super::system::system))
+        .merge(super::notify::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
 

@@ -1,5 +1,6 @@
 //! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/hosts`,
-//! `/hosts/{host}`, `/users`, `/logins`, `/about`) and its embedded assets (`/assets/…`).
+//! `/hosts/{host}`, `/oncall`, `/notifications`, `/users`, `/logins`, `/about`) and its
+//! embedded assets (`/assets/…`).
 //!
 //! Each page is a shell ([`super::pages::console`]) around a static skeleton from `ui/`; the
 //! embedded script (`ui/app.js`) fills it from the JSON API and keeps the alert page live
@@ -39,7 +40,8 @@ pub struct Page {
 }
 
 /// Every console page. `/` is the alert page for those who may see alerts; others land on
-/// the first page of this table their role may open.
+/// the first page of this table their role may open (admins: users; on-call people and
+/// viewers: the on-call schedule).
 pub const PAGES: &[Page] = &[
     Page {
         path: "/",
@@ -98,6 +100,22 @@ pub const PAGES: &[Page] = &[
         skeleton: include_str!("ui/logins.html"),
     },
     Page {
+        path: "/oncall",
+        title: "On call",
+        in_menu: true,
+        permission: Permission::ViewOncall,
+        name: "oncall",
+        skeleton: include_str!("ui/oncall.html"),
+    },
+    Page {
+        path: "/notifications",
+        title: "Notifications",
+        in_menu: true,
+        permission: Permission::ViewNotifications,
+        name: "notifications",
+        skeleton: include_str!("ui/notifications.html"),
+    },
+    Page {
         path: "/about",
         title: "About",
         in_menu: true,
@@ -107,8 +125,8 @@ pub const PAGES: &[Page] = &[
     },
 ];
 
-/// The page of a role that may open none of [`PAGES`] (incidents and the on-call schedule
-/// come with their issues).
+/// The page of a role that may open none of [`PAGES`] (today every role may open the on-call
+/// schedule; kept for roles a later table may leave without a page).
 const WELCOME: &str = include_str!("ui/welcome.html");
 
 /// Routes of the console's pages and assets (no API auth: pages authenticate by session).

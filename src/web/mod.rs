@@ -16,6 +16,7 @@ pub mod auth;
 pub mod console;
 pub mod hosts;
 pub mod login;
+pub mod notify;
 pub mod openapi;
 pub mod pages;
 pub mod roles;

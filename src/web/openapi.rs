@@ -223,6 +223,48 @@ fn operation(method: &str, route: &str) -> Operation {
                 "{host, items: [Event | Alert with type and at], next_cursor}",
             ),
         },
+        ("GET", "/api/v1/oncall") => simple(
+            "The on-call schedule (shifts, rotations, escalate_after) with who is on call now and next at each rank",
+            "200",
+            "{shifts: [{user, start, end, rank}], rotations: [{users, start, every, until, rank}], escalate_after, now: [{rank, users, until}], next: [{rank, user, start, end}]}",
+        ),
+        ("PUT", "/api/v1/oncall") => Operation {
+            summary: "Replace the on-call schedule (rank 1 is told first; the next rank when nobody acknowledged within escalate_after)",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "properties": {
+                    "shifts": {"type": "array", "items": {"type": "object", "required": ["user", "start", "end", "rank"], "properties": {
+                        "user": {"type": "string"},
+                        "start": {"type": "string", "description": "RFC 3339"},
+                        "end": {"type": "string", "description": "RFC 3339"},
+                        "rank": {"type": "integer", "minimum": 1, "maximum": 10}
+                    }}},
+                    "rotations": {"type": "array", "items": {"type": "object", "required": ["users", "start", "rank"], "properties": {
+                        "users": {"type": "array", "items": {"type": "string"}, "description": "take turns in this order"},
+                        "start": {"type": "string", "description": "RFC 3339: the first turn begins"},
+                        "every": {"type": "string", "description": "length of a turn, default 7d (weekly)"},
+                        "until": {"type": "string", "description": "RFC 3339, optional end"},
+                        "rank": {"type": "integer", "minimum": 1, "maximum": 10}
+                    }}},
+                    "escalate_after": {"type": "string", "description": "e.g. 10m (the default)"}
+                }
+            })),
+            ok: ("200", "the schedule as GET returns it"),
+        },
+        ("GET", "/api/v1/notifications") => Operation {
+            summary: "The notification log, newest first: every mail and webhook call with its attempts",
+            query: &[
+                ("status", "pending | delivered | failed"),
+                ("limit", "page size, 1 to 1000 (default 100)"),
+                ("cursor", "the next_cursor of the previous page"),
+            ],
+            body: None,
+            ok: (
+                "200",
+                "{notifications: [{id, channel, recipient, kind, subject, alert_ids, more, created_at, status, attempts, next_attempt_at, finished_at, log: [{at, outcome, error}]}], next_cursor}",
+            ),
+        },
         _ => simple("(undocumented)", "200", ""),
     }
 }

@@ -22,15 +22,17 @@
 //! | `AdministerEquipment` |          | X       |        |       |        | administer equipment |
 //! | `ReadApiDocs`         | X        | X       | X      | X     | X      | (the API's own description) |
 //! | `ViewSystem`          | X        | X       | X      | X     | X      | (version, SNMP engine id) |
+//! | `ViewOncall`          | X        | X       | X      | X     | X      | on-call planning view |
+//! | `EditOncall`          |          |         |        | X     |        | on-call planning edit (admin) |
+//! | `ViewNotifications`   | X        |         |        | X     |        | alerts (operator) + settings (admin) |
 //!
 //! One check is finer than a route: `PATCH /api/v1/hosts/{host}` needs `EditEquipment`, and
 //! a body that sets `zone` needs `AdministerEquipment` as well (the criticality zone decides
 //! how loudly a host's alerts matter: the manager's call). The handler asks
 //! [`Permission::allows`] for it, so this table stays the only place roles are decided.
 //!
-//! Pages (`/`, `/login`, `/logout`) need only a session: every role may log in and sees its
-//! own name, role and other sessions; the menus each role gets come with the pages that carry
-//! them.
+//! Console pages (`super::console::PAGES`) are checked against the same permissions; `/login`
+//! and `/logout` need no role.
 
 use axum::http::Method;
 
@@ -70,11 +72,19 @@ pub enum Permission {
     EditEquipment,
     /// Set a host's criticality zone and forget a host: "administer equipment" — managers.
     AdministerEquipment,
+    /// See the on-call schedule, who is on call now and next: every role ("on-call planning
+    /// view" is everybody's in the matrix).
+    ViewOncall,
+    /// Change the on-call schedule: admins ("on-call planning edit").
+    EditOncall,
+    /// Read the notification log (every mail and webhook call, each attempt): operators, who
+    /// need to know whether on-call was reached, and admins, who own the settings behind it.
+    ViewNotifications,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -87,6 +97,9 @@ impl Permission {
         Permission::ViewEquipment,
         Permission::EditEquipment,
         Permission::AdministerEquipment,
+        Permission::ViewOncall,
+        Permission::EditOncall,
+        Permission::ViewNotifications,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -106,6 +119,9 @@ impl Permission {
             Permission::ViewEquipment => [true, true, false, false, false],
             Permission::EditEquipment => [true, true, false, false, false],
             Permission::AdministerEquipment => [false, true, false, false, false],
+            Permission::ViewOncall => [true, true, true, true, true],
+            Permission::EditOncall => [false, false, false, true, false],
+            Permission::ViewNotifications => [true, false, false, true, false],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -169,6 +185,13 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         "/api/v1/hosts/{host}/timeline",
         Permission::ViewEquipment,
     ),
+    ("GET", "/api/v1/oncall", Permission::ViewOncall),
+    ("PUT", "/api/v1/oncall", Permission::EditOncall),
+    (
+        "GET",
+        "/api/v1/notifications",
+        Permission::ViewNotifications,
+    ),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
@@ -211,6 +234,9 @@ mod tests {
         assert_eq!(who(Permission::ViewEquipment), ["operator", "manager"]);
         assert_eq!(who(Permission::EditEquipment), ["operator", "manager"]);
         assert_eq!(who(Permission::AdministerEquipment), ["manager"]);
+        assert_eq!(who(Permission::ViewOncall).len(), 5);
+        assert_eq!(who(Permission::EditOncall), ["admin"]);
+        assert_eq!(who(Permission::ViewNotifications), ["operator", "admin"]);
     }
 
     #[test]

@@ -176,6 +176,7 @@ fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
             })),
         ),
         ("DELETE", "/api/v1/maintenance") => (format!("{uri}?id=nope"), None),
+        ("PUT", "/api/v1/oncall") => (uri, Some(json!({"shifts": [], "escalate_after": "10m"}))),
         _ => (uri, None),
     }
 }
@@ -777,9 +778,10 @@ async fn a_user_logged_in_elsewhere_is_told_so() {
         "{SESSION_COOKIE}={}",
         second.cookie_value(SESSION_COOKIE).unwrap()
     );
+    // The on-call role's page (its `/` sends there).
     let home = send(
         &h.state,
-        request(Method::GET, "/")
+        request(Method::GET, "/oncall")
             .header(header::COOKIE, &cookie)
             .body(Body::empty())
             .unwrap(),

@@ -368,6 +368,40 @@ fn pages_show_each_role_only_its_menu() {
         audit.contains("tester") && audit.contains("adam"),
         "{audit}"
     );
+
+    // The on-call page: an admin adds a shift for olga (rank 1, now) and saves; the page then
+    // shows her on call now.
+    browser.goto(&tl.url("/oncall"));
+    browser.wait_for("body[data-page=oncall] #new-shift select[name=user] option[value=olga]");
+    browser
+        .run(async {
+            let user = browser
+                .client
+                .find(Locator::Css("#new-shift select[name=user]"))
+                .await?;
+            user.select_by_value("olga").await?;
+            // datetime-local in the browser's time zone: from an hour ago to tomorrow.
+            browser
+                .client
+                .execute(
+                    "const f = document.querySelector('#new-shift').elements;\
+                     const iso = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);\
+                     f.start.value = iso(new Date(Date.now() - 3600000));\
+                     f.end.value = iso(new Date(Date.now() + 86400000));",
+                    vec![],
+                )
+                .await?;
+            Ok::<(), fantoccini::error::CmdError>(())
+        })
+        .unwrap();
+    browser.click("#new-shift button[type=submit]");
+    browser.wait_for("#shift-rows tr[data-user=olga]");
+    browser.click("#oncall-save button[type=submit]");
+    browser.wait_for("#oncall-now li[data-rank='1']");
+    assert!(browser.text("#oncall-now").contains("olga"));
+    let (status, schedule) = tl.send_as(&admin, "GET", "/api/v1/oncall", None);
+    assert_eq!(status, 200);
+    assert_eq!(schedule["now"][0]["users"], serde_json::json!(["olga"]));
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod equipment;
 mod harness;
 mod lifecycle;
 mod metrics;
+mod notify;
 mod rules;
 mod sources;
 mod syslog;

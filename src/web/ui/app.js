@@ -118,12 +118,16 @@
     for (const name of ['level', 'state', 'host', 'category', 'q']) {
       if (params.has(name)) form.elements[name].value = params.get(name);
     }
+    // `?alert=ID` (the link in notification mails): that one alert, whatever its state,
+    // opened; any filter change shows the list again.
+    let focus = /^\d+$/.test(params.get('alert') || '') ? Number(params.get('alert')) : null;
     function filters() {
       const f = {};
       for (const name of ['level', 'state', 'host', 'category', 'q']) f[name] = form.elements[name].value.trim();
       return f;
     }
     function filtersChanged() {
+      focus = null;
       const f = filters();
       const query = new URLSearchParams();
       for (const [k, v] of Object.entries(f)) if (v) query.set(k, v);
@@ -140,6 +144,7 @@
       return new RegExp(`^${escaped}$`, 'i');
     }
     function matcher(f) {
+      if (focus !== null) return (a) => a.id === focus;
       const host = f.host ? (f.host.includes('*') ? globToRegExp(f.host) : null) : null;
       const hostText = f.host.toLowerCase();
       const category = f.category.toLowerCase();
@@ -474,6 +479,9 @@
       render();
     }
 
+    if (focus !== null) {
+      api(`/api/v1/alerts/${focus}`).then((a) => { known.set(a.id, a); expanded.set(a.id, a); render(); }).catch(showError);
+    }
     setInterval(render, 30000); // ages ("5m ago") move on
     if (filters().state && !ACTIVE_STATES.includes(filters().state)) loadHistory(filters()).catch(showError);
     connect();
@@ -749,6 +757,102 @@
     $('#system-fields').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: String(v), dataset: { fact: k } })]));
   }
 
+  // On call: who is on call now and next (everybody), the schedule (admins edit it).
+  function oncallPage() {
+    const canEdit = permissions.has('EditOncall');
+    const error = $('#oncall-error');
+    const report = (e) => { error.textContent = e.message; };
+    let schedule = { shifts: [], rotations: [], escalate_after: '10m' };
+    const toIso = (local) => new Date(local).toISOString();
+    function markDirty() { $('#oncall-dirty').textContent = 'Not saved yet.'; }
+    function removeButton(list, index) {
+      const button = el('button', { type: 'button', class: 'danger', text: 'Remove' });
+      button.addEventListener('click', () => { list.splice(index, 1); markDirty(); renderSchedule(); });
+      return button;
+    }
+    function renderSchedule() {
+      $('#escalate-after').textContent = schedule.escalate_after;
+      $('#shift-rows').replaceChildren(...schedule.shifts.map((s, i) => el('tr', { dataset: { user: s.user, rank: String(s.rank) } },
+        el('td', { text: s.user }), el('td', { class: 'time', text: formatTime(s.start) }), el('td', { class: 'time', text: formatTime(s.end) }),
+        el('td', { text: String(s.rank) }), el('td', { class: 'actions' }, canEdit ? removeButton(schedule.shifts, i) : null))));
+      $('#rotation-rows').replaceChildren(...(schedule.rotations || []).map((r, i) => el('tr', {},
+        el('td', { text: r.users.join(', ') }), el('td', { class: 'time', text: formatTime(r.start) }), el('td', { text: r.every || '7d' }),
+        el('td', { class: 'time', text: r.until ? formatTime(r.until) : '—' }), el('td', { text: String(r.rank) }),
+        el('td', { class: 'actions' }, canEdit ? removeButton(schedule.rotations, i) : null))));
+    }
+    function renderNow(page) {
+      const now = page.now.map((n) => el('li', { dataset: { rank: String(n.rank) } },
+        el('strong', { text: `Rank ${n.rank}: ` }), n.users.join(', '), n.until ? el('span', { class: 'muted', text: ` until ${formatTime(n.until)}` }) : null));
+      $('#oncall-now').replaceChildren(...(now.length ? now : [el('li', { class: 'muted', text: 'Nobody is on call.' })]));
+      const next = page.next.map((n) => el('li', {},
+        el('strong', { text: `Rank ${n.rank}: ` }), n.user, el('span', { class: 'muted', text: ` from ${formatTime(n.start)} to ${formatTime(n.end)}` })));
+      $('#oncall-next').replaceChildren(...(next.length ? next : [el('li', { class: 'muted', text: 'Nothing planned.' })]));
+    }
+    async function load() {
+      const page = await api('/api/v1/oncall');
+      schedule = { shifts: page.shifts, rotations: page.rotations || [], escalate_after: page.escalate_after };
+      $('#oncall-save').elements.escalate_after.value = page.escalate_after;
+      $('#oncall-dirty').textContent = '';
+      renderNow(page);
+      renderSchedule();
+    }
+    if (canEdit) {
+      $('#oncall-editor').hidden = false;
+      api('/api/v1/users').then((users) => {
+        $('#new-shift').elements.user.replaceChildren(...users.map((u) => el('option', { value: u.name, text: u.email ? `${u.name} <${u.email}>` : `${u.name} (no email)` })));
+      }).catch(report);
+      $('#new-shift').addEventListener('submit', (event) => {
+        event.preventDefault();
+        const f = event.target.elements;
+        schedule.shifts.push({ user: f.user.value, start: toIso(f.start.value), end: toIso(f.end.value), rank: Number(f.rank.value) });
+        markDirty(); renderSchedule();
+      });
+      $('#new-rotation').addEventListener('submit', (event) => {
+        event.preventDefault();
+        const f = event.target.elements;
+        const users = f.users.value.split(',').map((u) => u.trim()).filter(Boolean);
+        schedule.rotations.push({ users, start: toIso(f.start.value), every: f.every.value.trim(), rank: Number(f.rank.value) });
+        markDirty(); renderSchedule();
+      });
+      $('#oncall-save').addEventListener('submit', (event) => {
+        event.preventDefault();
+        error.textContent = '';
+        const body = { shifts: schedule.shifts, rotations: schedule.rotations, escalate_after: event.target.elements.escalate_after.value.trim() };
+        api('/api/v1/oncall', { method: 'PUT', body }).then(load).catch(report);
+      });
+    }
+    load().catch(report);
+    setInterval(() => { if (!$('#oncall-dirty').textContent) load().catch(report); }, 60000);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Notification log (operators, admins)
+  function notificationsPage() {
+    let cursor = null;
+    const form = $('#notification-filters');
+    async function load(more) {
+      const q = new URLSearchParams({ limit: '100' });
+      if (form.elements.status.value) q.set('status', form.elements.status.value);
+      if (more && cursor) q.set('cursor', cursor);
+      const page = await api(`/api/v1/notifications?${q}`);
+      const rows = page.notifications.map((n) => {
+        const last = n.log.length ? n.log[n.log.length - 1] : null;
+        return el('tr', { dataset: { notification: String(n.id), status: n.status } },
+          el('td', { class: 'time', text: formatTime(n.created_at) }), el('td', { text: n.channel }), el('td', { text: n.recipient }),
+          el('td', { text: n.kind }), el('td', { text: n.more ? `${n.subject} (+${n.more} more)` : n.subject }), el('td', { text: n.status }),
+          el('td', { text: String(n.attempts) }),
+          el('td', { text: last ? `${formatTime(last.at)} ${last.error || 'sent'}` : (n.next_attempt_at ? `due ${formatTime(n.next_attempt_at)}` : '—') }));
+      });
+      if (more) $('#notification-rows').append(...rows); else $('#notification-rows').replaceChildren(...rows);
+      cursor = page.next_cursor;
+      $('#notifications-more').hidden = !cursor;
+    }
+    form.addEventListener('change', () => load(false).catch(showError));
+    form.addEventListener('submit', (e) => e.preventDefault());
+    $('#notifications-more').addEventListener('click', () => load(true).catch(showError));
+    load(false).catch(showError);
+  }
+
   // ---------------------------------------------------------------------------------------
   /** "15m", "1h", "1d" → milliseconds. */
   function durationMs(text) {
@@ -771,7 +875,10 @@
     showError.timer = setTimeout(() => bar.remove(), 10000);
   }
 
-  const PAGES = { alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage, hosts: hostsPage, host: hostPage };
+  const PAGES = {
+    alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage,
+    hosts: hostsPage, host: hostPage, oncall: oncallPage, notifications: notificationsPage,
+  };
   // A script error is shown, not swallowed: a console that silently stops updating is the
   // worst kind of broken on a wall screen.
   window.addEventListener('error', (event) => showError(new Error(`script error: ${event.message}`)));
