@@ -8,5 +8,6 @@ mod metrics;
 mod rules;
 mod sources;
 mod syslog;
+mod tls;
 mod traps;
 mod web;
