@@ -25,7 +25,7 @@
 //! runs in the same process on the same cores, so its own work (and memory) is in the figures.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -286,7 +286,12 @@ fn ttfb_table(state: &AppState, addr: SocketAddr, token: &str, o: &Options) {
     let bearer = |r: reqwest::blocking::RequestBuilder| r.bearer_auth(token);
     type Auth<'a> =
         &'a dyn Fn(reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder;
-    let requests: [(&str, Auth); 5] = [
+    let none = |r: reqwest::blocking::RequestBuilder| r;
+    // `/healthz` and `limit=1` are the floor: HTTP and routing, then bearer auth and the
+    // blocking-pool hops every API request makes.
+    let requests: [(&str, Auth); 7] = [
+        ("/healthz", &none),
+        ("/api/v1/alerts?limit=1", &bearer),
         ("/", &session),
         ("/api/v1/alerts?limit=100", &bearer),
         ("/api/v1/alerts?limit=1000", &bearer),
@@ -339,12 +344,81 @@ fn ttfb_table(state: &AppState, addr: SocketAddr, token: &str, o: &Options) {
     }
 }
 
-/// What the SSE clients saw: (unit number, when read) per alert, and `lagged` notices.
-#[derive(Default)]
-struct Received {
-    reads: Mutex<Vec<(u64, Instant)>>,
+/// Lag histogram resolution and range: 0.1 ms buckets up to 10 s (the last bucket holds more).
+const BUCKET_US: u64 = 100;
+const BUCKETS: usize = 100_000;
+
+/// What the SSE clients saw, in fixed-size atomics allocated before the burst, so the clients'
+/// own memory does not grow with what they receive and the RSS figures are the server's.
+struct Deliveries {
+    start: Instant,
+    per_batch: u64,
+    batches_per_sec: u64,
+    /// When each batch's write (`persist`) started, in ns since `start` (0 = not yet).
+    writes_ns: Vec<AtomicU64>,
+    /// Per burst second, a histogram of lags.
+    histogram: Vec<AtomicU32>,
+    max_us: Vec<AtomicU64>,
     lagged: AtomicU64,
     connected: AtomicUsize,
+}
+
+impl Deliveries {
+    fn new(o: &Options, per_batch: u64, batches: u64) -> Deliveries {
+        let batches_per_sec = batches / o.secs.max(1);
+        Deliveries {
+            start: Instant::now(),
+            per_batch,
+            batches_per_sec,
+            writes_ns: (0..batches).map(|_| AtomicU64::new(0)).collect(),
+            histogram: (0..o.secs as usize * BUCKETS)
+                .map(|_| AtomicU32::new(0))
+                .collect(),
+            max_us: (0..o.secs).map(|_| AtomicU64::new(0)).collect(),
+            lagged: AtomicU64::new(0),
+            connected: AtomicUsize::new(0),
+        }
+    }
+
+    fn since_start_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    /// Notes that a client read burst alert `unit` now.
+    fn delivered(&self, unit: u64) {
+        let now = self.since_start_ns();
+        let batch = ((unit - BURST_BASE - 1) / self.per_batch) as usize;
+        let Some(written) = self.writes_ns.get(batch) else {
+            return;
+        };
+        let lag_us = now.saturating_sub(written.load(Ordering::Acquire)) / 1000;
+        let second = (batch as u64 / self.batches_per_sec).min(self.max_us.len() as u64 - 1);
+        let bucket = ((lag_us / BUCKET_US) as usize).min(BUCKETS - 1);
+        self.histogram[second as usize * BUCKETS + bucket].fetch_add(1, Ordering::Relaxed);
+        self.max_us[second as usize].fetch_max(lag_us, Ordering::Relaxed);
+    }
+
+    /// (deliveries, p50, p99, max) of burst second `second`.
+    fn second(&self, second: usize) -> (u64, Duration, Duration, Duration) {
+        let counts: Vec<u64> = self.histogram[second * BUCKETS..(second + 1) * BUCKETS]
+            .iter()
+            .map(|c| u64::from(c.load(Ordering::Relaxed)))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let quantile = |q: f64| {
+            let wanted = (q * total as f64).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (bucket, n) in counts.iter().enumerate() {
+                seen += n;
+                if seen >= wanted {
+                    return Duration::from_micros((bucket as u64 + 1) * BUCKET_US);
+                }
+            }
+            Duration::ZERO
+        };
+        let max = Duration::from_micros(self.max_us[second].load(Ordering::Relaxed));
+        (total, quantile(0.5), quantile(0.99), max)
+    }
 }
 
 /// The unit number in an `event: alert` frame's JSON (its summary "Unit N failed on …").
@@ -358,7 +432,7 @@ fn unit_of(frame: &str) -> Option<u64> {
 }
 
 /// One browser: reads the stream until `stop`, noting every burst alert it gets.
-async fn sse_client(url: String, token: String, received: Arc<Received>, stop: Arc<AtomicBool>) {
+async fn sse_client(url: String, token: String, seen: Arc<Deliveries>, stop: Arc<AtomicBool>) {
     let client = reqwest::Client::new();
     let mut response = client
         .get(url)
@@ -367,55 +441,108 @@ async fn sse_client(url: String, token: String, received: Arc<Received>, stop: A
         .await
         .expect("stream");
     assert!(response.status().is_success());
-    received.connected.fetch_add(1, Ordering::AcqRel);
+    seen.connected.fetch_add(1, Ordering::AcqRel);
     let mut buffer = String::new();
-    let mut mine = Vec::new();
     while !stop.load(Ordering::Acquire) {
         let chunk = match tokio::time::timeout(Duration::from_millis(200), response.chunk()).await {
             Ok(Ok(Some(chunk))) => chunk,
             Ok(_) => break,
             Err(_) => continue,
         };
-        let now = Instant::now();
         buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find("\n\n") {
-            let frame: String = buffer.drain(..end + 2).collect();
+        let mut consumed = 0;
+        while let Some(end) = buffer[consumed..].find("\n\n") {
+            let frame = &buffer[consumed..consumed + end];
             if frame.starts_with("event: lagged") || frame.contains("\nevent: lagged") {
-                received.lagged.fetch_add(1, Ordering::Relaxed);
-            } else if let Some(unit) = unit_of(&frame).filter(|u| *u > BURST_BASE) {
-                mine.push((unit, now));
+                seen.lagged.fetch_add(1, Ordering::Relaxed);
+            } else if let Some(unit) = unit_of(frame).filter(|u| *u > BURST_BASE) {
+                seen.delivered(unit);
             }
+            consumed += end + 2;
         }
+        buffer.drain(..consumed);
     }
-    received.reads.lock().expect("lock").extend(mine);
 }
 
-/// Raises `rate` alerts a second for `secs` seconds, persisting every 100 ms; returns when each
-/// batch's write started (batch `b` holds units `BURST_BASE + 1 + b × per_batch …`).
-fn burst(pipeline: &mut Pipeline, o: &Options, rss_peak: &Mutex<f64>) -> (Vec<Instant>, u64) {
-    let per_batch = (o.rate as f64 * PERSIST_EVERY.as_secs_f64())
-        .round()
-        .max(1.0) as u64;
-    let batches = o.secs * (1000 / PERSIST_EVERY.as_millis() as u64);
+/// CPU seconds (user + system) per thread group of this process: the server's runtime
+/// (`http-*`), the SSE clients' (`sse-client`), the main thread (the burst: rules, store,
+/// alert engine, feed) and the rest (sled, the store's flusher, reqwest's).
+fn cpu_by_group() -> [f64; 4] {
+    let mut groups = [0.0; 4];
+    let main_tid = std::process::id().to_string();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return groups;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks: f64 =
+            fields[11].parse::<f64>().unwrap_or(0.0) + fields[12].parse::<f64>().unwrap_or(0.0);
+        let group = if name.starts_with("http-") {
+            0
+        } else if name.starts_with("sse-client") {
+            1
+        } else if task.file_name().to_string_lossy() == main_tid {
+            2
+        } else {
+            3
+        };
+        groups[group] += ticks / 100.0; // USER_HZ
+    }
+    groups
+}
+
+/// Raises `rate` alerts a second for `secs` seconds, persisting every 100 ms as the pipeline
+/// does, and notes when each batch's write starts; returns the RSS at the end of each second.
+fn burst(pipeline: &mut Pipeline, seen: &Deliveries) -> Vec<f64> {
     let started = Instant::now();
-    let mut writes = Vec::new();
     let mut unit = BURST_BASE;
-    for batch in 0..batches {
+    let mut rss = Vec::new();
+    for (batch, written) in seen.writes_ns.iter().enumerate() {
         let due = started + PERSIST_EVERY * batch as u32;
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let chunk: Vec<Event> = (0..per_batch)
+        let chunk: Vec<Event> = (0..seen.per_batch)
             .map(|_| {
                 unit += 1;
                 pipeline.alert_event(unit, now_ns())
             })
             .collect();
         pipeline.write(chunk);
-        writes.push(Instant::now());
+        written.store(seen.since_start_ns(), Ordering::Release);
         lock(&pipeline.alerts).persist(now_ns()).expect("persist");
-        let mut peak = rss_peak.lock().expect("lock");
-        *peak = peak.max(rss_mib());
+        if (batch as u64 + 1).is_multiple_of(seen.batches_per_sec) {
+            rss.push(rss_mib());
+        }
     }
-    (writes, per_batch)
+    rss
+}
+
+/// Serializing one alert as an SSE frame, as `stream_alerts` does for every client.
+fn frame_cost(state: &AppState) -> Duration {
+    let page = AlertQuery {
+        limit: 1,
+        ..AlertQuery::default()
+    }
+    .run(&state.store)
+    .expect("query");
+    let json = page.alerts[0].to_json();
+    let n = 20_000;
+    let started = Instant::now();
+    for _ in 0..n {
+        let _frame = std::hint::black_box(
+            axum::response::sse::Event::default()
+                .event("alert")
+                .json_data(&json)
+                .expect("json"),
+        );
+    }
+    started.elapsed() / n
 }
 
 fn sse_table(
@@ -427,10 +554,15 @@ fn sse_table(
 ) {
     let clients_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("sse-client")
         .enable_all()
         .build()
         .expect("client runtime");
-    let received = Arc::new(Received::default());
+    let per_batch = (o.rate as f64 * PERSIST_EVERY.as_secs_f64())
+        .round()
+        .max(1.0) as u64;
+    let batches = o.secs * (1000 / PERSIST_EVERY.as_millis() as u64);
+    let seen = Arc::new(Deliveries::new(o, per_batch, batches));
     let stop = Arc::new(AtomicBool::new(false));
     let url = format!("http://{addr}/api/v1/alerts/stream");
     let tasks: Vec<_> = (0..o.clients)
@@ -438,21 +570,24 @@ fn sse_table(
             clients_rt.spawn(sse_client(
                 url.clone(),
                 token.to_string(),
-                received.clone(),
+                seen.clone(),
                 stop.clone(),
             ))
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while received.connected.load(Ordering::Acquire) < o.clients {
+    while seen.connected.load(Ordering::Acquire) < o.clients {
         assert!(Instant::now() < deadline, "SSE clients did not connect");
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(state.alert_feed.receiver_count(), o.clients);
     std::thread::sleep(Duration::from_millis(500));
     let rss_before = rss_mib();
-    let rss_peak = Mutex::new(rss_before);
-    let (writes, per_batch) = burst(pipeline, o, &rss_peak);
+    let cpu_before = cpu_by_group();
+    let burst_started = Instant::now();
+    let rss = burst(pipeline, &seen);
+    let burst_wall = burst_started.elapsed().as_secs_f64();
+    let cpu_after = cpu_by_group();
     std::thread::sleep(Duration::from_secs(2)); // the last deliveries
     let rss_after_burst = rss_mib();
     stop.store(true, Ordering::Release);
@@ -465,52 +600,63 @@ fn sse_table(
     std::thread::sleep(Duration::from_millis(500));
     let rss_after = rss_mib();
 
-    let reads = std::mem::take(&mut *received.reads.lock().expect("lock"));
-    let batches_per_sec = (1000 / PERSIST_EVERY.as_millis()) as usize;
-    let mut per_second: Vec<Vec<Duration>> = vec![Vec::new(); o.secs as usize];
-    for (unit, at) in &reads {
-        let batch = ((unit - BURST_BASE - 1) / per_batch) as usize;
-        let lag = at.saturating_duration_since(writes[batch]);
-        let second = (batch / batches_per_sec).min(o.secs as usize - 1);
-        per_second[second].push(lag);
-    }
-    let expected = per_batch as usize * writes.len() * o.clients;
+    let alerts = per_batch * batches;
     println!(
         "\nSSE: {} clients, {} alerts/s for {} s ({} alerts, written every {} ms); lag = client read − start of the engine's write",
         o.clients,
         o.rate,
         o.secs,
-        per_batch as usize * writes.len(),
+        alerts,
         PERSIST_EVERY.as_millis()
     );
     println!(
-        "{:>6} {:>10} {:>9} {:>9} {:>9}",
-        "second", "delivered", "p50 ms", "p99 ms", "max ms"
+        "{:>6} {:>10} {:>9} {:>9} {:>9} {:>12}",
+        "second", "delivered", "p50 ms", "p99 ms", "max ms", "RSS MiB (end)"
     );
-    for (second, lags) in per_second.iter_mut().enumerate() {
-        lags.sort();
+    let mut delivered = 0;
+    for second in 0..o.secs as usize {
+        let (n, p50, p99, max) = seen.second(second);
+        delivered += n;
         println!(
-            "{:>6} {:>10} {:>9} {:>9} {:>9}",
+            "{:>6} {:>10} {:>9} {:>9} {:>9} {:>12.0}",
             second + 1,
-            lags.len(),
-            ms(percentile(lags, 50.0)),
-            ms(percentile(lags, 99.0)),
-            ms(lags.last().copied().unwrap_or_default())
+            n,
+            ms(p50),
+            ms(p99),
+            ms(max),
+            rss.get(second).copied().unwrap_or_default()
         );
     }
+    let expected = alerts * o.clients as u64;
     println!(
         "delivered {} of {} ({} missing), lagged notices: {}",
-        reads.len(),
+        delivered,
         expected,
-        expected.saturating_sub(reads.len()),
-        received.lagged.load(Ordering::Relaxed)
+        expected.saturating_sub(delivered),
+        seen.lagged.load(Ordering::Relaxed)
     );
     println!(
-        "RSS MiB: before {:.0}, peak during {:.0}, 2 s after the burst {:.0}, after the clients left {:.0}",
-        rss_before,
-        *rss_peak.lock().expect("lock"),
-        rss_after_burst,
-        rss_after
+        "RSS MiB: before {rss_before:.0}, 2 s after the burst {rss_after_burst:.0}, after the clients left {rss_after:.0}"
+    );
+    let used: Vec<f64> = cpu_before
+        .iter()
+        .zip(cpu_after)
+        .map(|(b, a)| a - b)
+        .collect();
+    println!(
+        "CPU during the {burst_wall:.1} s burst (2 cores = {:.0} CPU-s): server (axum, SSE encoding) {:.2} s, SSE clients {:.2} s, engine+store (burst thread) {:.2} s, other threads {:.2} s",
+        2.0 * burst_wall,
+        used[0],
+        used[1],
+        used[2],
+        used[3]
+    );
+    let frame = frame_cost(state);
+    println!(
+        "one alert → SSE frame (serialized per client): {:.1} µs, i.e. {:.2} CPU-s/s at {} deliveries/s",
+        frame.as_secs_f64() * 1e6,
+        frame.as_secs_f64() * (o.rate * o.clients as u64) as f64,
+        o.rate * o.clients as u64
     );
 }
 
@@ -541,6 +687,7 @@ fn main() {
     let token = accounts.create_token("bench").expect("token");
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_name("http-server")
         .enable_all()
         .build()
         .expect("server runtime");
