@@ -498,6 +498,27 @@ fn cpu_by_group() -> [f64; 4] {
     groups
 }
 
+/// Busy CPU seconds of the whole machine so far (`/proc/stat`: everything but idle and
+/// iowait), to tell how much of the machine other processes took during the burst.
+fn machine_busy_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let busy: f64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, t)| t)
+        .sum();
+    busy / 100.0 // USER_HZ
+}
+
 /// Raises `rate` alerts a second for `secs` seconds, persisting every 100 ms as the pipeline
 /// does, and notes when each batch's write starts; returns the RSS at the end of each second.
 fn burst(pipeline: &mut Pipeline, seen: &Deliveries) -> Vec<f64> {
@@ -584,10 +605,12 @@ fn sse_table(
     std::thread::sleep(Duration::from_millis(500));
     let rss_before = rss_mib();
     let cpu_before = cpu_by_group();
+    let machine_before = machine_busy_secs();
     let burst_started = Instant::now();
     let rss = burst(pipeline, &seen);
     let burst_wall = burst_started.elapsed().as_secs_f64();
     let cpu_after = cpu_by_group();
+    let machine_busy = machine_busy_secs() - machine_before;
     std::thread::sleep(Duration::from_secs(2)); // the last deliveries
     let rss_after_burst = rss_mib();
     stop.store(true, Ordering::Release);
@@ -650,6 +673,10 @@ fn sse_table(
         used[1],
         used[2],
         used[3]
+    );
+    println!(
+        "machine busy during the burst: {machine_busy:.2} CPU-s, of which other processes {:.2}",
+        machine_busy - used.iter().sum::<f64>()
     );
     let frame = frame_cost(state);
     println!(
