@@ -1,8 +1,9 @@
 //! Wires the pipeline for `trapline run`: opens the store, starts the store writer, the
 //! listeners, retention and the HTTP server, and stops them in the right order.
 //!
-//! Start-up order: store (fails fast on a locked or corrupt store) → accounts (first-start admin)
-//! → alert engine → notifier (observes the engine) → writer thread → listeners → HTTP → ready.
+//! Start-up order: the web port's certificate, if any (a config error, before anything opens)
+//! → store (fails fast on a locked or corrupt store) → accounts (first-start admin) → alert
+//! engine → notifier (observes the engine) → writer thread → listeners → HTTP → ready.
 //! Stop order is the reverse of the data flow: listeners stop reading, the queue drains into
 //! the writer, the writer seals and flushes its last block (so every event that was read is
 //! durable), the notifier takes the writer's last alert changes and stops (undelivered
@@ -57,6 +58,8 @@ pub enum AppError {
     Snmp(#[from] crate::snmp::SettingsError),
     #[error("rules refused:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Rules(Vec<crate::rules::LoadError>),
+    #[error(transparent)]
+    Tls(#[from] web::tls::TlsError),
     #[error("cannot bind HTTP on {addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -103,6 +106,11 @@ pub fn open_store(
 
 /// Runs the appliance until SIGTERM or SIGINT; returns after a graceful stop.
 pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), AppError> {
+    let tls = settings
+        .http_tls
+        .as_ref()
+        .map(web::tls::CertResolver::load)
+        .transpose()?;
     let store = open_store(
         &settings.data_dir,
         &store_options(&settings),
@@ -169,19 +177,18 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         settings.metrics_require_token,
     )?;
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (http_addr, http_task) = web::serve(settings.http, state, async {
+    let (http_addr, http_task) = serve_http(settings.http, state, tls.as_ref(), async {
         let _ = http_stop_rx.await;
     })
-    .await
-    .map_err(|source| AppError::Http {
-        addr: settings.http,
-        source,
-    })?;
-    info!("listening kind=http addr={http_addr}");
+    .await?;
+    match tls {
+        Some(_) => info!("listening kind=http addr={http_addr} tls=true"),
+        None => info!("listening kind=http addr={http_addr}"),
+    }
     ready.store(true, Ordering::Release);
     info!("trapline is ready.");
 
-    wait_for_signal(reloader.as_ref()).await;
+    wait_for_signal(reloader.as_ref(), tls.as_deref()).await;
     info!("Stopping: closing listeners, draining the queue, flushing the store.");
     if let Some(reloader) = reloader {
         reloader.stop();
@@ -204,8 +211,26 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     Ok(())
 }
 
-/// Waits for SIGTERM or SIGINT; SIGHUP in the meantime reloads the rules.
-async fn wait_for_signal(reloader: Option<&Reloader>) {
+/// The web server: HTTPS with the certificate of `tls` (cookies then `Secure`), else HTTP.
+async fn serve_http(
+    addr: SocketAddr,
+    state: AppState,
+    tls: Option<&Arc<web::tls::CertResolver>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), AppError> {
+    let served = match tls {
+        Some(tls) => {
+            let state = state.with_secure_cookies()?;
+            web::serve_tls(addr, state, tls.server_config(), shutdown).await
+        }
+        None => web::serve(addr, state, shutdown).await,
+    };
+    served.map_err(|source| AppError::Http { addr, source })
+}
+
+/// Waits for SIGTERM or SIGINT; SIGHUP in the meantime reloads the rules and the web port's
+/// certificate.
+async fn wait_for_signal(reloader: Option<&Reloader>, tls: Option<&web::tls::CertResolver>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler can be installed");
@@ -214,10 +239,25 @@ async fn wait_for_signal(reloader: Option<&Reloader>) {
         tokio::select! {
             _ = term.recv() => { info!("SIGTERM received."); return; }
             _ = int.recv() => { info!("SIGINT received."); return; }
-            _ = hup.recv() => match reloader {
-                Some(reloader) => { info!("SIGHUP received: reloading the rules."); reloader.request(); }
-                None => info!("SIGHUP received; the built-in rule pack is in use, nothing to reload."),
-            },
+            _ = hup.recv() => {
+                match reloader {
+                    Some(reloader) => { info!("SIGHUP received: reloading the rules."); reloader.request(); }
+                    None => info!("SIGHUP received; the built-in rule pack is in use, nothing to reload."),
+                }
+                if let Some(tls) = tls {
+                    reload_certificate(tls);
+                }
+            }
+        }
+    }
+}
+
+/// Reads the web port's certificate and key again (SIGHUP); on error the current one stays.
+fn reload_certificate(tls: &web::tls::CertResolver) {
+    match tls.reload() {
+        Ok(()) => info!("Reloaded the web port's TLS certificate."),
+        Err(error) => {
+            warn!(%error, "Kept the current TLS certificate: the new one cannot be used.")
         }
     }
 }

@@ -117,6 +117,18 @@ pub struct IngestSection {
 pub struct HttpSection {
     /// Require an API token for `/metrics` too.
     pub metrics_require_token: Option<bool>,
+    /// PEM certificate chain (leaf first) for serving HTTPS on `listen.http`; needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The certificate and key files of the web port's TLS (`[http] tls_cert`, `tls_key`). Only
+/// the paths: `web::tls` reads and checks the files, at start-up and on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// Which host name to believe for events from a source.
@@ -310,6 +322,8 @@ pub struct Settings {
     pub syslog_tcp: Option<SocketAddr>,
     pub trap_udp: Option<SocketAddr>,
     pub http: SocketAddr,
+    /// HTTPS on the web port when set; plain HTTP otherwise.
+    pub http_tls: Option<TlsFiles>,
     pub metrics_require_token: bool,
     pub retention: RetentionSettings,
     pub ingest: IngestSettings,
@@ -528,6 +542,7 @@ impl Settings {
             .unwrap_or_else(|| "./trapline-data".into());
         let rules_dir = overrides.rules.clone().or(file.rules);
 
+        let http_tls = build_tls(&file.http).map_err(invalid)?;
         let retention = build_retention(&file.retention, &defaults.retention).map_err(invalid)?;
         let ingest = build_ingest(&file.ingest, &defaults.ingest).map_err(invalid)?;
         let sources = file
@@ -549,6 +564,7 @@ impl Settings {
             syslog_tcp,
             trap_udp,
             http,
+            http_tls,
             metrics_require_token: file.http.metrics_require_token.unwrap_or(false),
             retention,
             ingest,
@@ -562,6 +578,22 @@ impl Settings {
                 .map_err(invalid)?,
             notify: build_notify(&file.notify, http).map_err(invalid)?,
         })
+    }
+}
+
+/// `[http] tls_cert` and `tls_key`: both or neither (a certificate without its key, or the
+/// reverse, is a mistake to report, not a reason to fall back to plain HTTP).
+fn build_tls(http: &HttpSection) -> Result<Option<TlsFiles>, String> {
+    let nonempty = |path: &Option<PathBuf>| path.clone().filter(|p| !p.as_os_str().is_empty());
+    match (nonempty(&http.tls_cert), nonempty(&http.tls_key)) {
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (None, None) => Ok(None),
+        (Some(_), None) => {
+            Err("http.tls_cert is set but http.tls_key is not: give both or neither".into())
+        }
+        (None, Some(_)) => {
+            Err("http.tls_key is set but http.tls_cert is not: give both or neither".into())
+        }
     }
 }
 
@@ -964,6 +996,38 @@ trust_host = "sender"
                 .contains("url must start")
         );
         assert!(err("[[notify.webhooks]]\nname = \"a\"\nurl = \"http://x\"\n[[notify.webhooks]]\nname = \"a\"\nurl = \"http://y\"\n").contains("used twice"));
+    }
+
+    #[test]
+    fn tls_needs_both_cert_and_key() {
+        assert_eq!(settings("").unwrap().http_tls, None);
+        let s = settings("[http]\ntls_cert = \"/etc/t/cert.pem\"\ntls_key = \"/etc/t/key.pem\"\n")
+            .unwrap();
+        assert_eq!(
+            s.http_tls,
+            Some(TlsFiles {
+                cert: "/etc/t/cert.pem".into(),
+                key: "/etc/t/key.pem".into()
+            })
+        );
+        let err = settings("[http]\ntls_cert = \"/etc/t/cert.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "test.toml: http.tls_cert is set but http.tls_key is not: give both or neither"
+        );
+        let err = settings("[http]\ntls_key = \"k.pem\"\ntls_cert = \"\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("http.tls_key is set but http.tls_cert is not"),
+            "{err}"
+        );
+        let err = settings("[http]\ntls_certificate = \"c.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("test.toml:2:1: "), "{err}");
     }
 
     #[test]

@@ -74,7 +74,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 
 fn check_config(args: &ConfigArg) -> ExitCode {
     match load_settings(args, &Overrides::default()) {
-        Ok(settings) if !check_snmp(&settings) => ExitCode::FAILURE,
+        Ok(settings) if !check_snmp(&settings) | !check_tls(&settings) => ExitCode::FAILURE,
         Ok(settings) => match settings.rules_dir.as_deref() {
             Some(dir) => check_rules(dir),
             None => {
@@ -109,6 +109,21 @@ fn check_snmp(settings: &Settings) -> bool {
         ok = false;
     }
     ok
+}
+
+/// Reads the web port's certificate and key (`[http] tls_cert`, `tls_key`) as `run` would;
+/// prints the problem and returns false if they cannot be used.
+fn check_tls(settings: &Settings) -> bool {
+    let Some(files) = &settings.http_tls else {
+        return true;
+    };
+    match trapline::web::tls::load_certified_key(files) {
+        Ok(_) => true,
+        Err(error) => {
+            println!("{error}");
+            false
+        }
+    }
 }
 
 /// Compiles every rule file of `dir`; prints `ok` or one `file:line:col: message` per error.

@@ -8,7 +8,8 @@
 //! Who may call what: `auth` authenticates (bearer token or session cookie, CSRF) and checks
 //! the route against `roles`, the one table of permissions. `session` keeps the web UI's
 //! server-side sessions, `login` the login and logout pages, the failed-login limiter and the
-//! login audit, `pages` renders HTML with the security headers.
+//! login audit, `pages` renders HTML with the security headers. `tls` serves the same
+//! router over HTTPS when the config names a certificate.
 
 pub mod alerts;
 pub mod api;
@@ -24,6 +25,7 @@ pub mod session;
 pub mod system;
 #[cfg(test)]
 mod tests;
+pub mod tls;
 pub mod users;
 
 use std::net::SocketAddr;
@@ -104,6 +106,13 @@ impl AppState {
             ready,
             metrics_require_token,
         })
+    }
+
+    /// Marks the session and login cookies `Secure`, so a browser never sends them over plain
+    /// HTTP: for when trapline serves HTTPS itself (`[http] tls_cert`).
+    pub fn with_secure_cookies(mut self) -> Result<AppState, crate::store::StoreError> {
+        self.sessions = Arc::new(session::Sessions::open(&self.store, true)?);
+        Ok(self)
     }
 }
 
@@ -222,6 +231,29 @@ pub async fn serve(
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    });
+    Ok((bound, task))
+}
+
+/// [`serve`] over HTTPS: the same router behind a [`tls::TlsListener`] with `config`.
+pub async fn serve_tls(
+    addr: SocketAddr,
+    state: AppState,
+    config: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    use axum::serve::ListenerExt;
+    let tcp = tokio::net::TcpListener::bind(addr).await?;
+    let listener = tls::TlsListener::new(tcp, config)?;
+    let bound = axum::serve::Listener::local_addr(&listener)?;
+    // `tap_io` (doing nothing) is how axum gives a custom listener's peer address to
+    // `ConnectInfo<SocketAddr>`, which the login limiter and audit use.
+    let listener = listener.tap_io(|_| {});
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -86,8 +86,9 @@ struct Cached {
 pub struct Sessions {
     tree: RecordTree,
     cache: Mutex<HashMap<String, Cached>>,
-    /// Adds `Secure` to the cookies. Off until trapline serves HTTPS itself; a TLS-terminating
-    /// proxy in front would set this through the config (not yet a setting).
+    /// Adds `Secure` to the cookies: on when trapline serves HTTPS itself (`[http] tls_cert`,
+    /// `AppState::with_secure_cookies`). Behind a TLS-terminating proxy it stays off (not yet
+    /// a setting).
     pub secure: bool,
 }
 

@@ -11,5 +11,6 @@ mod notify;
 mod rules;
 mod sources;
 mod syslog;
+mod tls;
 mod traps;
 mod web;
