@@ -150,7 +150,7 @@ pub struct AlertEngine {
     scratch: crate::rules::Scratch,
     candidates: Vec<usize>,
     /// Where written changes are announced (the web's live stream); `None` offline.
-    feed: Option<tokio::sync::broadcast::Sender<std::sync::Arc<super::AlertJson>>>,
+    feed: Option<tokio::sync::broadcast::Sender<std::sync::Arc<str>>>,
     /// Told of every written alert and operator action (the notifier); `None` offline.
     pub(super) observer: Option<std::sync::Arc<dyn super::AlertObserver>>,
 }
@@ -256,11 +256,10 @@ impl AlertEngine {
         counts
     }
 
-    /// Announces every alert change on `feed` when it is written (see `persist`).
-    pub fn set_change_feed(
-        &mut self,
-        feed: tokio::sync::broadcast::Sender<std::sync::Arc<super::AlertJson>>,
-    ) {
+    /// Announces every alert change on `feed` when it is written (see `persist`), as the
+    /// alert's JSON text: serialized once here, shared by every subscriber (a hundred open
+    /// consoles must not cost a hundred serializations per change).
+    pub fn set_change_feed(&mut self, feed: tokio::sync::broadcast::Sender<std::sync::Arc<str>>) {
         self.feed = Some(feed);
     }
 
@@ -993,8 +992,10 @@ impl AlertEngine {
                 if let Some(observer) = &self.observer {
                     observer.written(alert);
                 }
-                if let Some(feed) = feed {
-                    let _ = feed.send(std::sync::Arc::new(alert.to_json()));
+                if let Some(feed) = feed
+                    && let Ok(json) = serde_json::to_string(&alert.to_json())
+                {
+                    let _ = feed.send(std::sync::Arc::from(json));
                 }
                 let bytes = serde_json::to_vec(alert).unwrap_or_default();
                 puts.push((record_key(alert.id), bytes));

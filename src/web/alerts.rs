@@ -129,10 +129,7 @@ async fn stream_alerts(State(state): State<AppState>) -> axum::response::Respons
     let receiver = state.alert_feed.subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         let event = match receiver.recv().await {
-            Ok(alert) => Event::default()
-                .event("alert")
-                .json_data(&*alert)
-                .unwrap_or_else(|_| Event::default().event("error")),
+            Ok(json) => Event::default().event("alert").data(&*json),
             Err(RecvError::Lagged(missed)) => {
                 Event::default().event("lagged").data(missed.to_string())
             }

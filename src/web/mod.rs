@@ -72,9 +72,9 @@ pub struct AppState {
     pub started_ns: i64,
 }
 
-/// The broadcast of alert changes; a subscriber that falls behind by more than
+/// The broadcast of alert changes (each alert's JSON text, serialized once); a subscriber that falls behind by more than
 /// [`ALERT_FEED_CAPACITY`] changes is told so (`event: lagged`) and reloads the list.
-pub type AlertFeed = tokio::sync::broadcast::Sender<Arc<crate::alerts::AlertJson>>;
+pub type AlertFeed = tokio::sync::broadcast::Sender<Arc<str>>;
 
 /// Changes buffered per subscriber.
 pub const ALERT_FEED_CAPACITY: usize = 4096;
