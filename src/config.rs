@@ -190,6 +190,9 @@ pub struct SmtpSection {
     pub from: String,
     /// How long one delivery attempt may take (connect, TLS, the whole dialogue), e.g. `"10s"`.
     pub timeout: Option<String>,
+    /// PEM certificate(s) of a CA to trust for the server's certificate, besides the system's
+    /// (a company CA, or a relay's self-signed certificate).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[notify]`: how alerts become mails and webhook calls (see `notify`).
@@ -267,6 +270,8 @@ pub struct SmtpSettings {
     pub password: Option<Secret>,
     pub from: String,
     pub timeout: Duration,
+    /// PEM text of `ca_file`, read when the configuration is loaded.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// Format of a webhook's JSON body.
@@ -767,6 +772,24 @@ fn build_smtp(smtp: &SmtpSection) -> Result<SmtpSettings, String> {
     }
     let timeout = parse_duration(smtp.timeout.as_deref().unwrap_or("10s"))
         .map_err(|e| format!("smtp.timeout: {e}"))?;
+    let ca_pem = smtp
+        .ca_file
+        .as_ref()
+        .map(|path| {
+            std::fs::read(path)
+                .map_err(|e| format!("smtp.ca_file {}: {e}", path.display()))
+                .and_then(|pem| {
+                    if String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                        Ok(pem)
+                    } else {
+                        Err(format!(
+                            "smtp.ca_file {}: no PEM certificate in it",
+                            path.display()
+                        ))
+                    }
+                })
+        })
+        .transpose()?;
     Ok(SmtpSettings {
         host: host.to_string(),
         port,
@@ -775,6 +798,7 @@ fn build_smtp(smtp: &SmtpSection) -> Result<SmtpSettings, String> {
         password,
         from: smtp.from.clone(),
         timeout,
+        ca_pem,
     })
 }
 
@@ -991,6 +1015,10 @@ trust_host = "sender"
         assert!(err("[smtp]\nserver = \"m:x\"\nfrom = \"a@b\"\n").contains("bad port"));
         assert!(err("[smtp]\nserver = \"m\"\nfrom = \"a@b\"\npassword_file = \"/nonexistent/pw\"\nusername = \"u\"\n").contains("smtp.password_file"));
         assert!(err("[notify]\ngroup_wait = \"soon\"\n").contains("notify.group_wait"));
+        assert!(
+            err("[smtp]\nserver = \"m\"\nfrom = \"a@b\"\nca_file = \"/nonexistent/ca.pem\"\n")
+                .contains("smtp.ca_file /nonexistent/ca.pem")
+        );
         assert!(
             err("[[notify.webhooks]]\nname = \"a\"\nurl = \"ftp://x\"\n")
                 .contains("url must start")

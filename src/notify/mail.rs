@@ -11,7 +11,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{SmtpSecurity, SmtpSettings};
@@ -48,7 +48,17 @@ impl Mailer {
             .parse()
             .map_err(|_| MailError::Address(settings.from.clone()))?;
         let tls = |host: &str| {
-            TlsParameters::new(host.to_string()).map_err(|e| MailError::Tls(e.to_string()))
+            let mut builder = TlsParameters::builder(host.to_string());
+            if let Some(pem) = &settings.ca_pem {
+                for certificate in pem_certificates(pem) {
+                    let certificate = Certificate::from_pem(certificate.as_bytes())
+                        .map_err(|e| MailError::Tls(format!("smtp.ca_file: {e}")))?;
+                    builder = builder.add_root_certificate(certificate);
+                }
+            }
+            builder
+                .build_rustls()
+                .map_err(|e| MailError::Tls(e.to_string()))
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
             .port(settings.port)
@@ -122,6 +132,25 @@ impl Mailer {
     }
 }
 
+/// Each `-----BEGIN CERTIFICATE-----` block of a PEM file (a CA file often holds a chain;
+/// lettre's `Certificate::from_pem` reads one).
+fn pem_certificates(pem: &[u8]) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let text = String::from_utf8_lossy(pem);
+    let mut blocks = Vec::new();
+    let mut rest = text.as_ref();
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        blocks.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    blocks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +165,7 @@ mod tests {
             password: Some(Secret("hunter2".into())),
             from: "trapline@example.net".into(),
             timeout: Duration::from_secs(2),
+            ca_pem: None,
         }
     }
 

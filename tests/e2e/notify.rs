@@ -36,12 +36,23 @@ impl SmtpSink {
     }
 
     fn start_on(port: u16) -> SmtpSink {
+        SmtpSink::start_with(port, &[])
+    }
+
+    /// A sink that speaks TLS (`mode` starttls or tls) with the given certificate and key.
+    fn start_tls(mode: &str, cert: &Path, key: &Path) -> SmtpSink {
+        let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+        SmtpSink::start_with(free_port(), &["--tls", mode, "--cert", cert, "--key", key])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/smtp_sink.py");
         let child = Command::new("/usr/bin/python3")
             .arg(script)
             .args(["--dir", dir.path().to_str().unwrap()])
             .args(["--port", &port.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -582,4 +593,68 @@ fn webhooks_get_the_alertmanager_payload_and_a_failing_receiver_is_retried() {
     }
     // A warning alert with a webhook route mails nobody.
     assert!(smtp.mails().is_empty());
+}
+
+/// A self-signed certificate for 127.0.0.1 (PEM cert, PEM key), written into `dir`.
+fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_path, key_path) = (dir.join("smtp-cert.pem"), dir.join("smtp-key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+#[test]
+fn mail_goes_over_starttls_and_implicit_tls_trusting_the_configured_ca() {
+    for security in ["starttls", "tls"] {
+        let (dir, token) = prepare_data_dir();
+        let (cert, key) = self_signed(dir.path());
+        let smtp = SmtpSink::start_tls(security, &cert, &key);
+        let rules = dir.path().join("rules");
+        std::fs::create_dir_all(&rules).unwrap();
+        std::fs::write(
+            rules.join("mail.toml"),
+            r#"
+[[rule]]
+name = "tlsmail"
+when = 'app == "tlsmail"'
+level = "critical"
+summary = "Secure {host}"
+notify = ["mail:ops@example.net"]
+"#,
+        )
+        .unwrap();
+        let config = dir.path().join("trapline.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[smtp]
+server = "127.0.0.1:{port}"
+security = "{security}"
+from = "trapline@example.net"
+timeout = "5s"
+ca_file = "{ca}"
+
+[notify]
+group_wait = "1s"
+retry_initial = "1s"
+retry_max = "2s"
+"#,
+                port = smtp.port,
+                ca = cert.display(),
+            ),
+        )
+        .unwrap();
+        let tl = start(dir, token, &config);
+        raise(&tl, "tlsmail", "over an encrypted line");
+        let mail = &smtp.wait_mails_to("ops@example.net", 1, &tl)[0];
+        assert_eq!(mail["tls"], true, "{security}: {mail}");
+        assert!(
+            mail["subject"].as_str().unwrap().contains("Secure"),
+            "{security}: {mail}"
+        );
+    }
 }
