@@ -51,8 +51,10 @@ fn graceful_stop_stores_what_was_queued() {
         )
         .unwrap();
     }
-    // Stop at once: whatever was read must be flushed before exit.
-    std::thread::sleep(Duration::from_millis(200));
+    // Stop as soon as everything was read from the socket (a busy machine may take a while
+    // to read a 2,000-datagram burst): whatever was read must be flushed before exit, whether
+    // or not it was stored yet.
+    tl.wait_metric("trapline_datagrams_received_total", "syslog-udp", 2000.0);
     assert_eq!(tl.stop(), 0);
     let log = tl.log();
     assert!(log.contains("Stopped."), "{log}");
