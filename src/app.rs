@@ -186,10 +186,12 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         None => info!("listening kind=http addr={http_addr}"),
     }
     ready.store(true, Ordering::Release);
+    crate::sd_notify::notify("READY=1");
     info!("trapline is ready.");
 
     wait_for_signal(reloader.as_ref(), tls.as_deref()).await;
     info!("Stopping: closing listeners, draining the queue, flushing the store.");
+    crate::sd_notify::notify("STOPPING=1");
     if let Some(reloader) = reloader {
         reloader.stop();
     }

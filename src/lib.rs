@@ -18,10 +18,11 @@ pub mod metrics; // every Prometheus metric, in one place
 pub mod mib; // pure MIB parser and OID translator: SMI text -> names, syntaxes, enumerations
 pub mod normalize; // parsed fields + peer + source settings -> Event with a level
 pub mod notify; // notifications: routing, escalation, grouping, outbox, mail (lettre), webhooks
-pub mod offline;
-pub mod oncall; // the on-call schedule: shifts, rotations, who is on call now and next // test-rules and replay: the rules and alerts in memory, time from the inputs
+pub mod offline; // test-rules and replay: the rules and alerts in memory, time from the inputs
+pub mod oncall; // the on-call schedule: shifts, rotations, who is on call now and next
 pub mod pipeline; // the writer thread's stage: rules before storing, alerts after
 pub mod rules; // rule files compiled into a RuleSet: conditions, templates, prefilter, reload
+pub mod sd_notify; // READY=1 / STOPPING=1 to systemd (Type=notify)
 pub mod snmp; // pure SNMP trap/inform engine: v1/v2c/v3 USM bytes -> DecodedTrap or Refusal (+ Response/Report)
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
 pub mod web; // axum: health, metrics, JSON API, login and sessions, roles; the only module that knows HTTP

@@ -11,6 +11,7 @@ mod notify;
 mod rules;
 mod sources;
 mod syslog;
+mod systemd;
 mod tls;
 mod traps;
 mod web;
