@@ -71,6 +71,11 @@ pub struct Metrics {
     pub tcp_frames_oversized: IntCounter,
     /// `trapline_udp_receive_buffer_bytes{listener}`: the SO_RCVBUF the kernel actually granted.
     pub udp_receive_buffer_bytes: IntGaugeVec,
+    /// `trapline_udp_kernel_drops_total{listener}`: datagrams the kernel dropped on trapline's
+    /// socket (full receive buffer) — sent, never read (see `listen::kernel_drops`).
+    pub udp_kernel_drops: IntCounterVec,
+    /// `trapline_udp_host_rcvbuf_errors_total`: the host's UDP RcvbufErrors since the start.
+    pub udp_host_rcvbuf_errors: IntCounter,
     /// `trapline_store_blocks_written_total`, `trapline_store_flushes_total`.
     pub store_blocks_written: IntCounter,
     pub store_flushes: IntCounter,
@@ -268,6 +273,17 @@ impl Metrics {
                 "trapline_udp_receive_buffer_bytes",
                 "Effective SO_RCVBUF of a UDP listener.",
                 &["listener"],
+            ),
+            udp_kernel_drops: counter_vec(
+                &r,
+                "trapline_udp_kernel_drops_total",
+                "Datagrams the kernel dropped on a listener's socket before trapline read them (full receive buffer).",
+                &["listener"],
+            ),
+            udp_host_rcvbuf_errors: counter(
+                &r,
+                "trapline_udp_host_rcvbuf_errors_total",
+                "UDP datagrams dropped for a full receive buffer on the whole host (any socket) since trapline started.",
             ),
             store_blocks_written: counter(
                 &r,

@@ -14,6 +14,7 @@
 //! addresses it binds (the caller does).
 
 pub mod framing;
+pub mod kernel_drops;
 pub mod tcp;
 pub mod trap;
 pub mod udp;

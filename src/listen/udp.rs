@@ -131,6 +131,7 @@ pub fn spawn_udp(
         source,
     };
     let socket = bind(listener, addr, settings.udp_receive_buffer_bytes).map_err(bind_error)?;
+    super::kernel_drops::watch(listener, &socket);
     let local_addr = socket
         .local_addr()
         .and_then(|local| {

@@ -201,6 +201,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text() -> Response {
+    crate::listen::kernel_drops::refresh();
     (
         [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
         metrics().render(),
