@@ -109,6 +109,13 @@ pub struct IngestSection {
     pub flush_interval: Option<String>,
     /// sled page-cache size.
     pub cache_bytes: Option<String>,
+    /// Storm control: UDP messages per second accepted from one sending address (0: off);
+    /// the excess is folded into one summary event per source and window.
+    pub per_source_rate: Option<u32>,
+    /// Burst a source may send above its rate (default: twice the rate).
+    pub per_source_burst: Option<u32>,
+    /// How often a rate-limited source's summary event is written, e.g. `"10s"`.
+    pub storm_summary_interval: Option<String>,
 }
 
 /// `[http]`: web and API settings.
@@ -357,6 +364,10 @@ pub struct IngestSettings {
     pub block_max_age: Duration,
     pub flush_interval: Duration,
     pub cache_bytes: u64,
+    /// Storm control (see `listen::storm`): messages per second per source, 0 = off.
+    pub per_source_rate: u32,
+    pub per_source_burst: u32,
+    pub storm_summary_interval: Duration,
 }
 
 /// Per-source settings after validation.
@@ -689,6 +700,24 @@ fn build_ingest(file: &IngestSection, default: &IngestSection) -> Result<IngestS
             &default.cache_bytes,
             "64MiB",
         )?,
+        per_source_rate: file
+            .per_source_rate
+            .or(default.per_source_rate)
+            .unwrap_or(0),
+        per_source_burst: 0,
+        storm_summary_interval: duration(
+            "storm_summary_interval",
+            &file.storm_summary_interval,
+            &default.storm_summary_interval,
+            "10s",
+        )?,
+    };
+    let settings = IngestSettings {
+        per_source_burst: file
+            .per_source_burst
+            .or(default.per_source_burst)
+            .unwrap_or(settings.per_source_rate.saturating_mul(2)),
+        ..settings
     };
     if settings.queue_events == 0 || settings.block_events == 0 {
         return Err("ingest.queue_events and ingest.block_events must be at least 1".into());

@@ -15,6 +15,7 @@
 
 pub mod framing;
 pub mod kernel_drops;
+pub mod storm;
 pub mod tcp;
 pub mod trap;
 pub mod udp;
@@ -107,6 +108,9 @@ pub(crate) mod testutil {
             block_max_age: Duration::from_millis(100),
             flush_interval: Duration::from_millis(20),
             cache_bytes: 1 << 20,
+            per_source_rate: 0,
+            per_source_burst: 0,
+            storm_summary_interval: Duration::from_secs(10),
         }
     }
 

@@ -30,6 +30,7 @@ use prometheus::IntCounter;
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, warn};
 
+use super::storm::{SourceLimiter, Suppressed, Verdict};
 use super::{ListenError, LogLimiter, canonical_peer};
 use crate::config::IngestSettings;
 use crate::event::{Event, Transport, now_ns};
@@ -140,13 +141,18 @@ pub fn spawn_udp(
                 .ok_or_else(|| io::Error::other("bound address is not IP"))
         })
         .map_err(bind_error)?;
-    let receiver = Receiver::new(
+    let mut receiver = Receiver::new(
         listener,
         socket,
         settings.max_message_bytes,
         ingest,
         handler,
         shutdown,
+    );
+    receiver.limiter = SourceLimiter::new(
+        settings.per_source_rate,
+        settings.per_source_burst,
+        i64::try_from(settings.storm_summary_interval.as_nanos()).unwrap_or(i64::MAX),
     );
     let thread = std::thread::Builder::new()
         .name(listener.into())
@@ -220,6 +226,9 @@ struct Receiver<H> {
     truncated_log: LogLimiter,
     queue_full_log: LogLimiter,
     error_log: LogLimiter,
+    /// Storm control (`None` when off); see `super::storm`.
+    limiter: Option<SourceLimiter>,
+    rate_limited: IntCounter,
 }
 
 impl<H: DatagramHandler> Receiver<H> {
@@ -244,6 +253,8 @@ impl<H: DatagramHandler> Receiver<H> {
             truncated_log: LogLimiter::new(LOG_INTERVAL),
             queue_full_log: LogLimiter::new(LOG_INTERVAL),
             error_log: LogLimiter::new(LOG_INTERVAL),
+            limiter: None,
+            rate_limited: m.events_dropped.with_label_values(&["rate_limited"]),
         }
     }
 
@@ -259,8 +270,9 @@ impl<H: DatagramHandler> Receiver<H> {
                         std::thread::sleep(COALESCE);
                     }
                 }
-                // Time-out (nothing arrived within POLL_INTERVAL) or a signal: check shutdown.
-                Err(error) if is_retry(&error) => {}
+                // Time-out (nothing arrived within POLL_INTERVAL) or a signal: check shutdown
+                // (and write the summaries of sources that stopped storming).
+                Err(error) if is_retry(&error) => self.submit(Vec::new(), false),
                 Err(error) => {
                     if let Some(suppressed) = self.error_log.allow() {
                         warn!(%error, suppressed, listener = self.listener, "UDP receive failed.");
@@ -269,6 +281,8 @@ impl<H: DatagramHandler> Receiver<H> {
                 }
             }
         }
+        // Every pending summary stands for a message that was received: write them all.
+        self.submit(Vec::new(), true);
     }
 
     /// Decodes the `count` datagrams just received and queues them as one chunk.
@@ -290,11 +304,38 @@ impl<H: DatagramHandler> Receiver<H> {
             let peer = datagram
                 .peer
                 .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), canonical_peer);
+            if let Some(limiter) = &mut self.limiter {
+                match limiter.check(peer.ip(), received_at_ns) {
+                    Verdict::Pass => {}
+                    // Folded into the source's summary event, written when its window ends.
+                    Verdict::FirstOver => continue,
+                    Verdict::Over => {
+                        self.rate_limited.inc();
+                        continue;
+                    }
+                }
+            }
             self.handler
                 .on_datagram(payload, peer, received_at_ns, &self.socket, &mut chunk);
         }
         self.datagrams.inc_by(count as u64);
         self.bytes.inc_by(bytes);
+        self.submit(chunk, false);
+    }
+
+    /// Adds the storm summaries that are due to `chunk` and queues it.
+    fn submit(&mut self, mut chunk: Vec<Event>, flush: bool) {
+        if let Some(limiter) = &mut self.limiter {
+            let now = now_ns();
+            for window in limiter.due(now, flush) {
+                chunk.push(self.ingest.syslog_event(
+                    storm_summary(&window, limiter).as_bytes(),
+                    SocketAddr::new(window.source, 0),
+                    Transport::Udp,
+                    now,
+                ));
+            }
+        }
         // `try_submit` counts what it drops; we only add a rate-limited word in the log.
         if let Err(SubmitError::QueueFull) = self.ingest.try_submit(chunk)
             && let Some(suppressed) = self.queue_full_log.allow()
@@ -317,6 +358,22 @@ impl<H: DatagramHandler> Receiver<H> {
             );
         }
     }
+}
+
+/// The summary event of a source's rate-limited window: RFC 5424 with no host name, so the
+/// event's host is the source's address; severity warning, app `trapline`, msgid `storm`.
+fn storm_summary(window: &Suppressed, limiter: &SourceLimiter) -> String {
+    let (rate, burst) = limiter.limits();
+    format!(
+        "<44>1 {} - trapline - storm - Rate limited: {} messages from {} over {} per second (burst {}) between {} and {} were not stored",
+        crate::event::format_ns(window.until_ns),
+        window.count,
+        window.source,
+        rate,
+        burst,
+        crate::event::format_ns(window.since_ns),
+        crate::event::format_ns(window.until_ns),
+    )
 }
 
 /// Errors after which the loop simply tries again.

@@ -290,3 +290,77 @@ fn ipv6_loopback_udp_is_received() {
         events[0]
     );
 }
+
+/// Storm control: one source over its rate is cut to its rate; its excess becomes one counted
+/// summary event; another source is not affected; and the books still balance.
+#[test]
+fn a_storming_source_is_rate_limited_into_one_summary_event() {
+    let (dir, token) = crate::harness::prepare_data_dir();
+    let config = dir.path().join("storm.toml");
+    std::fs::write(
+        &config,
+        "[ingest]\nper_source_rate = 100\nper_source_burst = 100\nstorm_summary_interval = \"1s\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let tl = Instance::start_in(dir, token, &["--config", &config]);
+    let storming = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..1000 {
+        let line = format!("<187>Nov 23 10:00:00 sw1 ifmgr: flap {i}");
+        storming.send_to(line.as_bytes(), tl.syslog_udp).unwrap();
+    }
+    // Another address on the loopback network: its own bucket.
+    let calm = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    for i in 0..10 {
+        let line = format!("<14>Nov 23 10:00:00 calm app: fine {i}");
+        calm.send_to(line.as_bytes(), tl.syslog_udp).unwrap();
+    }
+    let summary = loop_until(|| {
+        tl.events("q=Rate%20limited").into_iter().find(|e| {
+            e["message"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Rate limited")
+        })
+    });
+    assert_eq!(summary["host"], "127.0.0.1", "{summary}");
+    assert_eq!(summary["app"], "trapline");
+    assert_eq!(summary["msgid"], "storm");
+    let count: f64 = summary["message"].as_str().unwrap()["Rate limited: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let received = tl.wait_metric("trapline_datagrams_received_total", "syslog-udp", 1010.0);
+    assert_eq!(received, 1010.0);
+    let dropped = tl.metric_sum("trapline_events_dropped_total", "reason=\"rate_limited\"");
+    assert_eq!(
+        dropped,
+        count - 1.0,
+        "the summary stands for one of the {count}"
+    );
+    assert!(
+        count >= 800.0,
+        "at most burst + refill passed: {count} over the limit"
+    );
+    let stored = tl.wait_metric("trapline_events_stored_total", "", received - dropped);
+    assert_eq!(stored + dropped, received, "the books balance");
+    assert_eq!(
+        tl.events("q=fine").len(),
+        10,
+        "the calm source lost nothing"
+    );
+}
+
+/// Polls `probe` for up to 20 s.
+fn loop_until<T>(probe: impl Fn() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
