@@ -175,7 +175,8 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         equipment,
         ready.clone(),
         settings.metrics_require_token,
-    )?;
+    )?
+    .with_incident_mailer(notifier.incident_mailer());
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (http_addr, http_task) = serve_http(settings.http, state, tls.as_ref(), async {
         let _ = http_stop_rx.await;
