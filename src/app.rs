@@ -437,6 +437,22 @@ fn spawn_writer(store: Store, receiver: IngestReceiver, mut stage: RuleStage) ->
         .expect("store writer thread can be spawned")
 }
 
+/// Retention's incident step: closed incidents older than `max_age` go to
+/// `DATA/archive/incidents-YYYY.jsonl` (`crate::incidents::archive`).
+fn archive_incidents(store: &Store, data_dir: &std::path::Path, max_age: Option<Duration>) {
+    let Some(max_age) = max_age else { return };
+    let cutoff = crate::event::now_ns()
+        .saturating_sub(i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX));
+    let archived = crate::incidents::IncidentStore::open(store)
+        .map_err(crate::incidents::IncidentError::from)
+        .and_then(|incidents| {
+            crate::incidents::archive::run(&incidents, &data_dir.join("archive"), cutoff)
+        });
+    if let Err(error) = archived {
+        error!(%error, "Archiving old incidents failed.");
+    }
+}
+
 /// Background retention: runs every `retention.interval` until stopped.
 struct RetentionTask {
     stop: Arc<AtomicBool>,
@@ -455,6 +471,7 @@ impl RetentionTask {
 fn spawn_retention(store: Store, settings: &Settings) -> RetentionTask {
     let stop = Arc::new(AtomicBool::new(false));
     let retention = settings.retention.clone();
+    let data_dir = settings.data_dir.clone();
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("retention".into())
@@ -478,6 +495,7 @@ fn spawn_retention(store: Store, settings: &Settings) -> RetentionTask {
                         Ok(_) => {}
                         Err(error) => error!(%error, "Retention failed."),
                     }
+                    archive_incidents(&store, &data_dir, retention.incidents_closed);
                 }
                 std::thread::sleep(step);
                 waited += step;

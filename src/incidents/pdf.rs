@@ -189,10 +189,8 @@ fn win_ansi(text: &str) -> Vec<u8> {
 /// The PDF of `incident`.
 pub fn render(incident: &Incident) -> Vec<u8> {
     let mut layout = Layout::new();
-    layout.title(&format!(
-        "Incident {} — {}",
-        incident.reference, incident.title
-    ));
+    layout.title(&format!("Incident {}", incident.reference));
+    layout.title(&incident.title);
     layout.gap(4.0);
     let people = |names: &[String]| {
         if names.is_empty() {

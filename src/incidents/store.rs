@@ -6,7 +6,9 @@
 //! between skips a number and never gives one twice; ids are never reused, even after old
 //! incidents are archived out of the tree. Every change goes through [`IncidentStore::update`]
 //! under one mutex (read, change, write), so two people acting at once cannot lose a change:
-//! incidents are written by people, a few a minute, so one lock is plenty.
+//! incidents are written by people, a few a minute, so one lock is plenty. The mutex is the
+//! process's (a static), so the web's store and retention's archiving (each its own
+//! `IncidentStore` over the same trees) never interleave: one process has one store.
 
 use std::sync::{Mutex, MutexGuard};
 
@@ -36,9 +38,10 @@ pub enum IncidentError {
 pub struct IncidentStore {
     incidents: RecordTree,
     counters: RecordTree,
-    /// Held while an incident is numbered or changed.
-    writing: Mutex<()>,
 }
+
+/// Held while an incident is numbered, changed or archived.
+static WRITING: Mutex<()> = Mutex::new(());
 
 const NEXT_ID: &str = "next_id";
 
@@ -48,12 +51,11 @@ impl IncidentStore {
         Ok(IncidentStore {
             incidents: store.records("incidents")?,
             counters: store.records("incident_counters")?,
-            writing: Mutex::new(()),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, ()> {
-        self.writing.lock().unwrap_or_else(|p| p.into_inner())
+        WRITING.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn counter(&self, key: &str) -> Result<u64, StoreError> {
