@@ -71,6 +71,10 @@ pub struct User {
     #[serde(default)]
     pub email: Option<String>,
     pub created_at: String,
+    /// The incident categories a manager answers for (lower case): the origin design's
+    /// "managers edit the incidents of their type". Empty for everybody else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
 }
 
 /// A stored API token (only the argon2 hash of its secret).
@@ -97,6 +101,8 @@ pub enum AccountError {
     WeakPassword,
     #[error("invalid email address {0:?}")]
     BadEmail(String),
+    #[error("invalid categories: at most 50, each 1-40 letters, digits, '-', '_' or '.' ({0:?})")]
+    BadCategory(String),
     #[error("{0:?} is the last admin: make another user admin first")]
     LastAdmin(String),
     #[error("password hashing failed: {0}")]
@@ -147,6 +153,28 @@ pub struct UserChange {
     pub role: Option<Role>,
     pub email: Option<Option<String>>,
     pub password: Option<String>,
+    /// Replaces the user's incident categories (see [`User::categories`]).
+    pub categories: Option<Vec<String>>,
+}
+
+/// Categories as stored: trimmed, lower case, deduplicated; the same shape as an incident's
+/// category (`crate::incidents::lifecycle::normalize_category`).
+fn valid_categories(categories: &[String]) -> Result<Vec<String>, AccountError> {
+    if categories.len() > 50 {
+        return Err(AccountError::BadCategory(format!(
+            "{} given",
+            categories.len()
+        )));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for category in categories {
+        let normalized = crate::incidents::lifecycle::normalize_category(category)
+            .map_err(|_| AccountError::BadCategory(category.clone()))?;
+        if !out.contains(&normalized) {
+            out.push(normalized);
+        }
+    }
+    Ok(out)
 }
 
 fn hash_secret(secret: &str) -> Result<String, AccountError> {
@@ -207,6 +235,7 @@ impl Accounts {
             password_hash: hash_secret(password)?,
             email: None,
             created_at: now_text(),
+            categories: Vec::new(),
         };
         self.put_user(&user)?;
         Ok(user)
@@ -349,6 +378,9 @@ impl Accounts {
                 Some(email) => return Err(AccountError::BadEmail(email.to_string())),
                 None => None,
             };
+        }
+        if let Some(categories) = &change.categories {
+            user.categories = valid_categories(categories)?;
         }
         if let Some(password) = &change.password {
             if password.chars().count() < 8 {
@@ -499,6 +531,7 @@ mod tests {
                     role: Some(Role::Oncall),
                     email: Some(Some(" bob@example.net ".into())),
                     password: Some("new password".into()),
+                    categories: Some(vec!["Network".into(), "network".into(), "backup".into()]),
                 },
             )
             .unwrap();
@@ -506,6 +539,15 @@ mod tests {
             (bob.role, bob.email.as_deref()),
             (Role::Oncall, Some("bob@example.net"))
         );
+        assert_eq!(bob.categories, ["network", "backup"]);
+        let bad = UserChange {
+            categories: Some(vec!["a/b".into()]),
+            ..UserChange::default()
+        };
+        assert!(matches!(
+            accounts.update_user("bob", &bad),
+            Err(AccountError::BadCategory(_))
+        ));
         assert!(
             accounts
                 .verify_password("bob", "new password")

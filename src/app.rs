@@ -175,7 +175,8 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         equipment,
         ready.clone(),
         settings.metrics_require_token,
-    )?;
+    )?
+    .with_incident_mailer(notifier.incident_mailer());
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (http_addr, http_task) = serve_http(settings.http, state, tls.as_ref(), async {
         let _ = http_stop_rx.await;
@@ -438,6 +439,22 @@ fn spawn_writer(store: Store, receiver: IngestReceiver, mut stage: RuleStage) ->
         .expect("store writer thread can be spawned")
 }
 
+/// Retention's incident step: closed incidents older than `max_age` go to
+/// `DATA/archive/incidents-YYYY.jsonl` (`crate::incidents::archive`).
+fn archive_incidents(store: &Store, data_dir: &std::path::Path, max_age: Option<Duration>) {
+    let Some(max_age) = max_age else { return };
+    let cutoff = crate::event::now_ns()
+        .saturating_sub(i64::try_from(max_age.as_nanos()).unwrap_or(i64::MAX));
+    let archived = crate::incidents::IncidentStore::open(store)
+        .map_err(crate::incidents::IncidentError::from)
+        .and_then(|incidents| {
+            crate::incidents::archive::run(&incidents, &data_dir.join("archive"), cutoff)
+        });
+    if let Err(error) = archived {
+        error!(%error, "Archiving old incidents failed.");
+    }
+}
+
 /// Background retention: runs every `retention.interval` until stopped.
 struct RetentionTask {
     stop: Arc<AtomicBool>,
@@ -456,6 +473,7 @@ impl RetentionTask {
 fn spawn_retention(store: Store, settings: &Settings) -> RetentionTask {
     let stop = Arc::new(AtomicBool::new(false));
     let retention = settings.retention.clone();
+    let data_dir = settings.data_dir.clone();
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("retention".into())
@@ -479,6 +497,7 @@ fn spawn_retention(store: Store, settings: &Settings) -> RetentionTask {
                         Ok(_) => {}
                         Err(error) => error!(%error, "Retention failed."),
                     }
+                    archive_incidents(&store, &data_dir, retention.incidents_closed);
                 }
                 std::thread::sleep(step);
                 waited += step;

@@ -84,6 +84,9 @@ pub struct RetentionSection {
     pub max_bytes: Option<String>,
     /// How long archived alerts are kept (used by the alerts issue).
     pub alerts_archived: Option<String>,
+    /// How long closed incidents stay in the store before they move to
+    /// `DATA/archive/incidents-YYYY.jsonl`, e.g. `"365d"` (knowledge-base entries stay).
+    pub incidents_closed: Option<String>,
     /// How often retention runs, e.g. `"60s"`.
     pub interval: Option<String>,
 }
@@ -351,6 +354,8 @@ pub struct RetentionSettings {
     pub events_max_age: Option<Duration>,
     pub max_bytes: Option<u64>,
     pub interval: Duration,
+    /// Closed incidents older than this are archived to files; `None`: never.
+    pub incidents_closed: Option<Duration>,
 }
 
 /// Sizes and periods of the ingest path.
@@ -639,10 +644,17 @@ fn build_retention(
     if let Some(alerts) = &file.alerts_archived {
         parse_duration(alerts).map_err(|e| format!("retention.alerts_archived: {e}"))?;
     }
+    let incidents_closed = file
+        .incidents_closed
+        .as_ref()
+        .or(default.incidents_closed.as_ref())
+        .map(|t| parse_duration(t).map_err(|e| format!("retention.incidents_closed: {e}")))
+        .transpose()?;
     Ok(RetentionSettings {
         events_max_age,
         max_bytes,
         interval,
+        incidents_closed,
     })
 }
 

@@ -6,7 +6,8 @@
 #   logger (bsdutils), snmptrap/snmpinform (snmp), promtool (prometheus),
 #   headless Chromium and its WebDriver (chromium, chromium-driver) for the console's tests,
 #   a real SMTP server for the notification tests (python3-aiosmtpd, run with Debian's python3),
-#   systemd-analyze (systemd) to check the unit file.
+#   systemd-analyze (systemd) to check the unit file,
+#   pdftotext (poppler-utils) to read back the incident PDFs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 command -v systemd-analyze >/dev/null || need+=(systemd)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 if ((${#need[@]})); then
   echo "tests/run.sh: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

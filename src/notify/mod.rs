@@ -23,6 +23,7 @@
 //! What this module does not do: decide alert states (the engine does), know the schedule's
 //! format (`crate::oncall`), or serve HTTP (`web::notify` reads the outbox and the schedule).
 
+pub mod incident;
 pub mod mail;
 pub mod outbox;
 pub mod router;
@@ -32,6 +33,7 @@ pub mod webhook;
 
 use serde::{Deserialize, Serialize};
 
+pub use incident::{IncidentMailer, IncidentNews};
 pub use mail::{MailError, Mailer};
 pub use outbox::{Notification, Outbox, OutboxError, OutboxOptions};
 pub use router::{Directory, Outgoing, Router, RouterOptions};
@@ -123,6 +125,8 @@ pub enum Kind {
     Transfer,
     /// Something about trapline itself (e.g. notifications given up).
     System,
+    /// An incident was transferred, resolved or closed (`notify::incident`).
+    Incident,
 }
 
 impl Kind {
@@ -134,6 +138,7 @@ impl Kind {
             Kind::Resolved => "resolved",
             Kind::Transfer => "transfer",
             Kind::System => "system",
+            Kind::Incident => "incident",
         }
     }
 }

@@ -108,6 +108,8 @@ impl AlertObserver for Inbox {
 /// The running notifier; see the module documentation.
 pub struct NotifyService {
     stop: Arc<AtomicBool>,
+    /// For incident mails (`incident_mailer`): the same outbox and wake-up as alerts'.
+    mailer: super::IncidentMailer,
     router: Option<JoinHandle<()>>,
     delivery_stop: tokio::sync::watch::Sender<bool>,
     delivery: tokio::task::JoinHandle<()>,
@@ -174,6 +176,12 @@ impl NotifyService {
             .spawn(move || router.run())
             .expect("notify router thread can be spawned");
         let (delivery_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let incident_mailer = super::IncidentMailer {
+            outbox: outbox.clone(),
+            wake: wake.clone(),
+            accounts: ctx.accounts.clone(),
+            base_url: ctx.notify.base_url.clone(),
+        };
         let delivery = Delivery {
             ctx,
             outbox,
@@ -184,10 +192,16 @@ impl NotifyService {
         let delivery = tokio::spawn(delivery.run(stop_rx));
         Ok(NotifyService {
             stop,
+            mailer: incident_mailer,
             router: Some(router),
             delivery_stop,
             delivery,
         })
+    }
+
+    /// A handle that queues incident mails in this notifier's outbox (the web layer's).
+    pub fn incident_mailer(&self) -> super::IncidentMailer {
+        self.mailer.clone()
     }
 
     /// Stops after the attempt under way; pending notifications stay in the outbox for the

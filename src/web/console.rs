@@ -1,5 +1,6 @@
 //! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/hosts`,
-//! `/hosts/{host}`, `/oncall`, `/notifications`, `/users`, `/logins`, `/about`) and its
+//! `/hosts/{host}`, `/oncall`, `/notifications`, `/incidents`, `/incidents/{id}`, `/users`,
+//! `/logins`, `/about`) and its
 //! embedded assets (`/assets/…`).
 //!
 //! Each page is a shell ([`super::pages::console`]) around a static skeleton from `ui/`; the
@@ -114,6 +115,22 @@ pub const PAGES: &[Page] = &[
         permission: Permission::ViewNotifications,
         name: "notifications",
         skeleton: include_str!("ui/notifications.html"),
+    },
+    Page {
+        path: "/incidents",
+        title: "Incidents",
+        in_menu: true,
+        permission: Permission::FollowIncidents,
+        name: "incidents",
+        skeleton: include_str!("ui/incidents.html"),
+    },
+    Page {
+        path: "/incidents/{id}",
+        title: "Incident",
+        in_menu: false,
+        permission: Permission::FollowIncidents,
+        name: "incident",
+        skeleton: include_str!("ui/incident.html"),
     },
     Page {
         path: "/about",

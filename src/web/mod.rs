@@ -16,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod hosts;
+pub mod incidents;
 pub mod login;
 pub mod notify;
 pub mod openapi;
@@ -70,6 +71,10 @@ pub struct AppState {
     pub alert_feed: AlertFeed,
     /// When this process started serving (Unix ns), for `GET /api/v1/system`.
     pub started_ns: i64,
+    /// Incident tickets (record trees `incidents`, `incident_counters`).
+    pub incidents: Arc<crate::incidents::IncidentStore>,
+    /// Queues incident mails in the notifier's outbox; `None` without a notifier (tests).
+    pub incident_mail: Option<crate::notify::IncidentMailer>,
 }
 
 /// The broadcast of alert changes (each alert's JSON text, serialized once); a subscriber that falls behind by more than
@@ -97,6 +102,8 @@ impl AppState {
             started_ns: crate::event::now_ns(),
             sessions: Arc::new(session::Sessions::open(&store, false)?),
             logins: Arc::new(login::LoginAudit::open(&store)?),
+            incidents: Arc::new(crate::incidents::IncidentStore::open(&store)?),
+            incident_mail: None,
             login_limiter: Arc::default(),
             store,
             accounts,
@@ -106,6 +113,12 @@ impl AppState {
             ready,
             metrics_require_token,
         })
+    }
+
+    /// Sends incident mails through `mailer` (the running notifier's outbox).
+    pub fn with_incident_mailer(mut self, mailer: crate::notify::IncidentMailer) -> AppState {
+        self.incident_mail = Some(mailer);
+        self
     }
 
     /// Marks the session and login cookies `Secure`, so a browser never sends them over plain

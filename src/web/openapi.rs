@@ -160,7 +160,8 @@ fn operation(method: &str, route: &str) -> Operation {
                 "properties": {
                     "role": {"type": "string", "enum": ["operator", "manager", "oncall", "admin", "viewer"]},
                     "email": {"type": ["string", "null"]},
-                    "password": {"type": "string"}
+                    "password": {"type": "string"},
+                    "categories": {"type": "array", "items": {"type": "string"}, "maxItems": 50, "description": "incident categories a manager answers for"}
                 }
             })),
             ok: ("200", "User"),
@@ -264,6 +265,126 @@ fn operation(method: &str, route: &str) -> Operation {
                 "200",
                 "{notifications: [{id, channel, recipient, kind, subject, alert_ids, more, created_at, status, attempts, next_attempt_at, finished_at, log: [{at, outcome, error}]}], next_cursor}",
             ),
+        },
+        ("GET", "/api/v1/incidents") => Operation {
+            summary: "Incidents, newest first (without history); `kb=true` searches the knowledge base (closed incidents kept there)",
+            query: &[
+                (
+                    "state",
+                    "open | in_progress | resolved | closed, or a comma-separated list",
+                ),
+                ("category", "exact category"),
+                ("host", "exact host"),
+                (
+                    "q",
+                    "words that must all appear in title, description, resolutions, reference, category or host",
+                ),
+                ("kb", "true: only the knowledge base"),
+                ("since", "opened at or after (RFC 3339)"),
+                ("until", "opened before (RFC 3339)"),
+                ("limit", "page size, 1 to 1000 (default 100)"),
+                ("cursor", "the next_cursor of the previous page"),
+            ],
+            body: None,
+            ok: ("200", "{incidents: [Incident], next_cursor}"),
+        },
+        ("POST", "/api/v1/incidents") => Operation {
+            summary: "Open an incident (reference YEAR/CATEGORY/N). With alert_id (operators only): title, description, category, host, severity and date prefilled from the alert, source alert",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "properties": {
+                    "title": {"type": "string", "maxLength": 200},
+                    "description": {"type": "string", "maxLength": 10000},
+                    "category": {"type": "string", "maxLength": 40, "description": "default general"},
+                    "severity": {"type": "string", "enum": ["green", "orange", "red"], "description": "default orange"},
+                    "source": {"type": "string", "enum": ["contact", "visual", "alert"], "description": "default contact"},
+                    "alert_id": {"type": "integer"},
+                    "host": {"type": "string"},
+                    "occurred_at": {"type": "string", "description": "RFC 3339"},
+                    "followers": {"type": "array", "items": {"type": "string"}, "maxItems": 50}
+                }
+            })),
+            ok: ("201", "Incident"),
+        },
+        ("GET", "/api/v1/incidents/export") => Operation {
+            summary: "The incidents opened in a period, oldest first, at most 10,000 (header X-Trapline-Truncated: true when cut)",
+            query: &[
+                ("format", "csv (default) | json"),
+                ("since", "RFC 3339"),
+                ("until", "RFC 3339"),
+            ],
+            body: None,
+            ok: ("200", "text/csv or [Incident]"),
+        },
+        ("GET", "/api/v1/incidents/{id}") => simple(
+            "One incident with its history, and may_edit: whether the caller may qualify and resolve it",
+            "200",
+            "Incident + {may_edit}",
+        ),
+        ("PATCH", "/api/v1/incidents/{id}") => Operation {
+            summary: "Qualify: the fields sent change, recorded in the history. Operators any incident, on-call people those transferred to them, managers those of their categories, anybody those they opened (403 otherwise); knowledge_base (closed incidents only) needs the operator role; 409 when closed",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "title": {"type": "string", "maxLength": 200},
+                    "description": {"type": "string", "maxLength": 10000},
+                    "category": {"type": "string", "maxLength": 40},
+                    "severity": {"type": "string", "enum": ["green", "orange", "red"]},
+                    "host": {"type": ["string", "null"]},
+                    "followers": {"type": "array", "items": {"type": "string"}},
+                    "knowledge_base": {"type": "boolean"}
+                }
+            })),
+            ok: ("200", "Incident"),
+        },
+        ("GET", "/api/v1/incidents/{id}/related") => simple(
+            "Knowledge-base entries about the same host, then the same category (at most 10)",
+            "200",
+            "{incidents: [Incident]}",
+        ),
+        ("GET", "/api/v1/incidents/{id}/pdf") => {
+            simple("The incident as a printable PDF", "200", "application/pdf")
+        }
+        ("POST", "/api/v1/incidents/{id}/resolve") => Operation {
+            summary: "Add a resolution line: final resolves it (followers and opener are mailed), otherwise in progress; same edit rule as PATCH; 409 when closed",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "required": ["text"],
+                "properties": {
+                    "text": {"type": "string", "maxLength": 10000},
+                    "final": {"type": "boolean"}
+                }
+            })),
+            ok: ("200", "Incident"),
+        },
+        ("POST", "/api/v1/incidents/{id}/transfer") => Operation {
+            summary: "Hand the incident to users (its assignees), who are mailed, as are the managers of its category; 409 once resolved",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "required": ["to"],
+                "properties": {
+                    "to": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
+                    "comment": {"type": "string"}
+                }
+            })),
+            ok: ("200", "Incident"),
+        },
+        ("POST", "/api/v1/incidents/{id}/close") => Operation {
+            summary: "Close a resolved incident (409 otherwise), optionally into the knowledge base; followers and opener are mailed",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "properties": {
+                    "knowledge_base": {"type": "boolean"},
+                    "comment": {"type": "string"}
+                }
+            })),
+            ok: ("200", "Incident"),
         },
         _ => simple("(undocumented)", "200", ""),
     }

@@ -25,18 +25,29 @@
 //! | `ViewOncall`          | X        | X       | X      | X     | X      | on-call planning view |
 //! | `EditOncall`          |          |         |        | X     |        | on-call planning edit (admin) |
 //! | `ViewNotifications`   | X        |         |        | X     |        | alerts (operator) + settings (admin) |
+//! | `FollowIncidents`     | X        | X       | X      |       | X      | incidents: open, list, qualify, knowledge base |
+//! | `ResolveIncidents`    | X        | X       | X      |       |        | incidents: resolve |
+//! | `ManageIncidents`     | X        |         |        |       |        | incidents: transfer, modify, close |
 //!
 //! One check is finer than a route: `PATCH /api/v1/hosts/{host}` needs `EditEquipment`, and
 //! a body that sets `zone` needs `AdministerEquipment` as well (the criticality zone decides
 //! how loudly a host's alerts matter: the manager's call). The handler asks
 //! [`Permission::allows`] for it, so this table stays the only place roles are decided.
 //!
+//! Incidents add a rule per incident on top of the route's permission: who may change one
+//! ([`may_edit_incident`]) — operators all, on-call people those transferred to them,
+//! managers those of their categories, the opener their own. Qualifying (`PATCH`) and
+//! resolving ask it; opening an incident from an alert needs `ActOnAlerts` as well (the
+//! alert's row action is the operator's). Admins have no incident permission: the matrix
+//! gives them users and settings only.
+//!
 //! Console pages (`super::console::PAGES`) are checked against the same permissions; `/login`
 //! and `/logout` need no role.
 
 use axum::http::Method;
 
-use crate::accounts::Role;
+use crate::accounts::{Role, User};
+use crate::incidents::Incident;
 
 /// One thing a user may be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,11 +91,20 @@ pub enum Permission {
     /// Read the notification log (every mail and webhook call, each attempt): operators, who
     /// need to know whether on-call was reached, and admins, who own the settings behind it.
     ViewNotifications,
+    /// Open incidents, list and read them, qualify those one may edit, search the knowledge
+    /// base, export and print: "incidents: open, list, qualify, knowledge base" — every role
+    /// but admin.
+    FollowIncidents,
+    /// Add resolution lines to incidents one may edit: "incidents: resolve" — operators,
+    /// managers, on-call people.
+    ResolveIncidents,
+    /// Transfer and close incidents: "incidents: transfer, modify, close" — operators only.
+    ManageIncidents,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -100,6 +120,9 @@ impl Permission {
         Permission::ViewOncall,
         Permission::EditOncall,
         Permission::ViewNotifications,
+        Permission::FollowIncidents,
+        Permission::ResolveIncidents,
+        Permission::ManageIncidents,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -122,6 +145,9 @@ impl Permission {
             Permission::ViewOncall => [true, true, true, true, true],
             Permission::EditOncall => [false, false, false, true, false],
             Permission::ViewNotifications => [true, false, false, true, false],
+            Permission::FollowIncidents => [true, true, true, false, true],
+            Permission::ResolveIncidents => [true, true, true, false, false],
+            Permission::ManageIncidents => [true, false, false, false, false],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -132,6 +158,21 @@ impl Permission {
             Role::Viewer => 4,
         };
         row[column]
+    }
+}
+
+/// Whether `user` may change `incident` (qualify it, add resolution lines), on top of the
+/// route's permission: operators every incident; on-call people those transferred to them
+/// (its assignees); managers those of their categories ([`User::categories`]); anybody the
+/// incidents they opened. The origin design's "who may edit".
+pub fn may_edit_incident(user: &User, incident: &Incident) -> bool {
+    match user.role {
+        Role::Operator => true,
+        Role::Admin => false,
+        _ if incident.opened_by == user.name => true,
+        Role::Oncall => incident.assignees.contains(&user.name),
+        Role::Manager => user.categories.contains(&incident.category),
+        Role::Viewer => false,
     }
 }
 
@@ -192,6 +233,44 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         "/api/v1/notifications",
         Permission::ViewNotifications,
     ),
+    ("GET", "/api/v1/incidents", Permission::FollowIncidents),
+    ("POST", "/api/v1/incidents", Permission::FollowIncidents),
+    (
+        "GET",
+        "/api/v1/incidents/export",
+        Permission::FollowIncidents,
+    ),
+    ("GET", "/api/v1/incidents/{id}", Permission::FollowIncidents),
+    (
+        "PATCH",
+        "/api/v1/incidents/{id}",
+        Permission::FollowIncidents,
+    ),
+    (
+        "GET",
+        "/api/v1/incidents/{id}/related",
+        Permission::FollowIncidents,
+    ),
+    (
+        "GET",
+        "/api/v1/incidents/{id}/pdf",
+        Permission::FollowIncidents,
+    ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/resolve",
+        Permission::ResolveIncidents,
+    ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/transfer",
+        Permission::ManageIncidents,
+    ),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/close",
+        Permission::ManageIncidents,
+    ),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
@@ -237,6 +316,66 @@ mod tests {
         assert_eq!(who(Permission::ViewOncall).len(), 5);
         assert_eq!(who(Permission::EditOncall), ["admin"]);
         assert_eq!(who(Permission::ViewNotifications), ["operator", "admin"]);
+        assert_eq!(
+            who(Permission::FollowIncidents),
+            ["operator", "manager", "oncall", "viewer"]
+        );
+        assert_eq!(
+            who(Permission::ResolveIncidents),
+            ["operator", "manager", "oncall"]
+        );
+        assert_eq!(who(Permission::ManageIncidents), ["operator"]);
+    }
+
+    #[test]
+    fn who_may_edit_an_incident() {
+        let incident = crate::incidents::lifecycle::open(
+            &crate::incidents::NewIncident {
+                title: "t".into(),
+                description: String::new(),
+                category: Some("network".into()),
+                severity: None,
+                source: crate::incidents::Source::Contact,
+                alert_ids: Vec::new(),
+                host: None,
+                occurred_at_ns: None,
+                followers: vec!["fred".into()],
+            },
+            1,
+            "2026/NETWORK/1".into(),
+            "vera",
+            0,
+        )
+        .unwrap();
+        let mut assigned = incident.clone();
+        assigned.assignees = vec!["otto".into()];
+        let user = |name: &str, role: Role, categories: &[&str]| User {
+            name: name.into(),
+            role,
+            password_hash: String::new(),
+            email: None,
+            created_at: String::new(),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
+        };
+        let cases = [
+            (user("olga", Role::Operator, &[]), &incident, true),
+            (user("otto", Role::Oncall, &[]), &incident, false),
+            (user("otto", Role::Oncall, &[]), &assigned, true),
+            (user("mia", Role::Manager, &["backup"]), &incident, false),
+            (user("mia", Role::Manager, &["network"]), &incident, true),
+            (user("vera", Role::Viewer, &[]), &incident, true),
+            (user("fred", Role::Viewer, &[]), &incident, false),
+            (user("vera", Role::Admin, &[]), &incident, false),
+        ];
+        for (user, incident, expected) in cases {
+            assert_eq!(
+                may_edit_incident(&user, incident),
+                expected,
+                "{} ({:?})",
+                user.name,
+                user.role
+            );
+        }
     }
 
     #[test]

@@ -159,8 +159,15 @@ fn form(fields: &[(&str, &str)]) -> String {
 
 /// A concrete request (URI, JSON body) for an `ENDPOINTS` entry.
 fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
+    // Incidents that do not exist: the per-incident edit rule (a 403 for some allowed roles)
+    // has its own test, `incidents_follow_the_lifecycle_and_the_edit_rule_per_role`.
+    let id = if template.starts_with("/api/v1/incidents/{id}") {
+        "999999"
+    } else {
+        "1"
+    };
     let uri = template
-        .replace("{id}", "1")
+        .replace("{id}", id)
         .replace("{action}", "ack")
         .replace("{name}", "nobody")
         .replace("{host}", "router-test");
@@ -177,6 +184,15 @@ fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
         ),
         ("DELETE", "/api/v1/maintenance") => (format!("{uri}?id=nope"), None),
         ("PUT", "/api/v1/oncall") => (uri, Some(json!({"shifts": [], "escalate_after": "10m"}))),
+        ("POST", "/api/v1/incidents") => (
+            uri,
+            Some(json!({"title": "router test", "source": "contact"})),
+        ),
+        ("PATCH", "/api/v1/incidents/{id}") => (uri, Some(json!({"severity": "red"}))),
+        ("POST", "/api/v1/incidents/{id}/resolve") => {
+            (uri, Some(json!({"text": "router test", "final": true})))
+        }
+        ("POST", "/api/v1/incidents/{id}/transfer") => (uri, Some(json!({"to": ["oncall"]}))),
         _ => (uri, None),
     }
 }
@@ -1273,4 +1289,397 @@ async fn admins_manage_users_and_the_last_admin_stays() {
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let last_admin = send(&h.state, call(Method::DELETE, "/api/v1/users/admin", None)).await;
     assert_eq!(last_admin.status, StatusCode::CONFLICT);
+}
+
+/// A request by the bearer token of `role`.
+async fn call(h: &Harness, role: Role, method: Method, uri: &str, body: Option<Value>) -> Reply {
+    let token = &h.tokens.iter().find(|(r, _)| *r == role).unwrap().1;
+    send(
+        &h.state,
+        with_body(
+            request(method, uri).header(header::AUTHORIZATION, format!("Bearer {token}")),
+            body,
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
+    let h = harness();
+    let year = crate::incidents::lifecycle::year_of(crate::event::now_ns());
+    // Anybody but admins opens one; the reference counts per year and category.
+    let opened = call(
+        &h,
+        Role::Viewer,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(
+            json!({"title": "Phones down in branch 4", "category": "Network", "source": "contact",
+                    "host": "sw4", "followers": ["manager"]}),
+        ),
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let incident = opened.json();
+    assert_eq!(incident["reference"], format!("{year}/NETWORK/1"));
+    assert_eq!(
+        (
+            &incident["state"],
+            &incident["opened_by"],
+            &incident["severity"]
+        ),
+        (&json!("open"), &json!("viewer"), &json!("orange"))
+    );
+    let id = incident["id"].as_u64().unwrap();
+    let uri = |tail: &str| format!("/api/v1/incidents/{id}{tail}");
+    let admin = call(
+        &h,
+        Role::Admin,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(json!({"title": "x"})),
+    )
+    .await;
+    assert_eq!(admin.status, StatusCode::FORBIDDEN);
+    let unknown_follower = call(
+        &h,
+        Role::Viewer,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(json!({"title": "x", "followers": ["ghost"]})),
+    )
+    .await;
+    assert_eq!(unknown_follower.status, StatusCode::BAD_REQUEST);
+
+    let qualify = |severity: &str| Some(json!({ "severity": severity }));
+    // A manager edits the incidents of their categories only.
+    let refused = call(&h, Role::Manager, Method::PATCH, &uri(""), qualify("red")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    let set = call(
+        &h,
+        Role::Admin,
+        Method::PATCH,
+        "/api/v1/users/manager",
+        Some(json!({"categories": ["network"]})),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.json()["categories"], json!(["network"]));
+    let done = call(&h, Role::Manager, Method::PATCH, &uri(""), qualify("red")).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(done.json()["severity"], "red");
+    // On-call people edit those transferred to them; only operators transfer.
+    assert_eq!(
+        call(&h, Role::Oncall, Method::PATCH, &uri(""), qualify("green"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let transfer = Some(json!({"to": ["oncall"], "comment": "yours"}));
+    assert_eq!(
+        call(
+            &h,
+            Role::Manager,
+            Method::POST,
+            &uri("/transfer"),
+            transfer.clone()
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let moved = call(
+        &h,
+        Role::Operator,
+        Method::POST,
+        &uri("/transfer"),
+        transfer,
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.json()["assignees"], json!(["oncall"]));
+    let seen = call(&h, Role::Oncall, Method::GET, &uri(""), None)
+        .await
+        .json();
+    assert_eq!(seen["may_edit"], true);
+    assert_eq!(
+        call(&h, Role::Oncall, Method::PATCH, &uri(""), qualify("orange"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // The opener edits their own, but a viewer does not resolve.
+    assert_eq!(
+        call(
+            &h,
+            Role::Viewer,
+            Method::PATCH,
+            &uri(""),
+            Some(json!({"title": "Phones down, branch 4"}))
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let line = |text: &str, final_: bool| Some(json!({"text": text, "final": final_}));
+    assert_eq!(
+        call(
+            &h,
+            Role::Viewer,
+            Method::POST,
+            &uri("/resolve"),
+            line("x", true)
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let progress = call(
+        &h,
+        Role::Oncall,
+        Method::POST,
+        &uri("/resolve"),
+        line("rebooted the switch", false),
+    )
+    .await;
+    assert_eq!(progress.json()["state"], "in_progress");
+    // Closing: operators only, once resolved.
+    assert_eq!(
+        call(&h, Role::Operator, Method::POST, &uri("/close"), None)
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    let resolved = call(
+        &h,
+        Role::Oncall,
+        Method::POST,
+        &uri("/resolve"),
+        line("replaced the PoE injector", true),
+    )
+    .await;
+    assert_eq!(resolved.json()["state"], "resolved");
+    assert_eq!(
+        call(
+            &h,
+            Role::Manager,
+            Method::POST,
+            &uri("/close"),
+            Some(json!({"knowledge_base": true}))
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let closed = call(
+        &h,
+        Role::Operator,
+        Method::POST,
+        &uri("/close"),
+        Some(json!({"knowledge_base": true})),
+    )
+    .await;
+    assert_eq!(closed.status, StatusCode::OK, "{}", closed.body);
+    assert_eq!(
+        (&closed.json()["state"], &closed.json()["knowledge_base"]),
+        (&json!("closed"), &json!(true))
+    );
+    assert_eq!(
+        call(&h, Role::Operator, Method::PATCH, &uri(""), qualify("red"))
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        call(
+            &h,
+            Role::Oncall,
+            Method::POST,
+            &uri("/resolve"),
+            line("more", true)
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    // Every change is in the history, with who did it.
+    let full = call(&h, Role::Viewer, Method::GET, &uri(""), None)
+        .await
+        .json();
+    let history: Vec<(String, String)> = full["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["by"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("viewer", "open"),
+        ("manager", "qualify"),
+        ("operator", "transfer"),
+        ("oncall", "qualify"),
+        ("viewer", "qualify"),
+        ("oncall", "progress"),
+        ("oncall", "resolve"),
+        ("operator", "close"),
+    ];
+    assert_eq!(
+        history,
+        expected.map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(
+        full["resolutions"][1],
+        json!({"by": "oncall", "at": full["resolutions"][1]["at"], "text": "replaced the PoE injector", "final": true})
+    );
+    assert_eq!(full["may_edit"], true, "the opener");
+
+    // The knowledge base finds it; a new incident on the same host links it.
+    let kb = call(
+        &h,
+        Role::Oncall,
+        Method::GET,
+        "/api/v1/incidents?kb=true&q=poe+INJECTOR",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(kb["incidents"][0]["id"], id);
+    assert!(
+        kb["incidents"][0]
+            .get("history")
+            .is_none_or(|h| h == &json!([]))
+    );
+    let other = call(
+        &h,
+        Role::Operator,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(json!({"title": "Phones down again", "host": "SW4", "source": "visual"})),
+    )
+    .await
+    .json();
+    assert_eq!(other["reference"], format!("{year}/GENERAL/1"));
+    let related = call(
+        &h,
+        Role::Viewer,
+        Method::GET,
+        &format!("/api/v1/incidents/{}/related", other["id"]),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(related["incidents"][0]["id"], id);
+    let listed = call(
+        &h,
+        Role::Viewer,
+        Method::GET,
+        "/api/v1/incidents?state=open",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(listed["incidents"].as_array().unwrap().len(), 1);
+
+    // Export and PDF.
+    let csv = call(
+        &h,
+        Role::Viewer,
+        Method::GET,
+        "/api/v1/incidents/export?format=csv",
+        None,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert_eq!(csv.body.lines().count(), 3, "{}", csv.body);
+    assert!(csv.body.contains(&format!("{year}/NETWORK/1")));
+    let json_export = call(
+        &h,
+        Role::Viewer,
+        Method::GET,
+        "/api/v1/incidents/export?format=json&since=2000-01-01T00:00:00Z",
+        None,
+    )
+    .await;
+    assert_eq!(json_export.json().as_array().unwrap().len(), 2);
+    assert_eq!(
+        call(
+            &h,
+            Role::Viewer,
+            Method::GET,
+            "/api/v1/incidents/export?format=xml",
+            None
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    let pdf = call(&h, Role::Viewer, Method::GET, &uri("/pdf"), None).await;
+    assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
+}
+
+#[tokio::test]
+async fn operators_open_incidents_from_alerts_prefilled() {
+    let h = harness();
+    let alert_id = {
+        let rules = h.state.rules.current();
+        let mut engine = crate::pipeline::lock(&h.state.alerts);
+        engine.raise_notice(
+            &rules,
+            &crate::alerts::Notice {
+                rule: "disk",
+                key: "disk|db1",
+                level: crate::event::Level::Critical,
+                category: "system",
+                host: "db1",
+                summary: "Disk full on db1",
+                at_ns: 1_795_392_000_000_000_000,
+            },
+        );
+        engine.persist(crate::event::now_ns()).unwrap();
+        engine.active().next().unwrap().id
+    };
+    let body = Some(json!({ "alert_id": alert_id }));
+    for role in [Role::Viewer, Role::Manager, Role::Oncall] {
+        let refused = call(&h, role, Method::POST, "/api/v1/incidents", body.clone()).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{role:?}");
+    }
+    let opened = call(&h, Role::Operator, Method::POST, "/api/v1/incidents", body).await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
+    let i = opened.json();
+    assert_eq!(
+        (&i["title"], &i["category"], &i["host"]),
+        (&json!("Disk full on db1"), &json!("system"), &json!("db1"))
+    );
+    assert_eq!(
+        (&i["source"], &i["severity"], &i["alert_ids"]),
+        (&json!("alert"), &json!("red"), &json!([alert_id]))
+    );
+    assert_eq!(i["occurred_at"], "2026-11-23T00:00:00.000000Z");
+    assert!(
+        i["description"]
+            .as_str()
+            .unwrap()
+            .contains("Disk full on db1")
+    );
+    let missing = call(
+        &h,
+        Role::Operator,
+        Method::POST,
+        "/api/v1/incidents",
+        Some(json!({"alert_id": 424242})),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
 }

@@ -28,6 +28,8 @@ pub struct UserJson {
     pub role: Role,
     pub email: Option<String>,
     pub created_at: String,
+    /// The incident categories a manager answers for.
+    pub categories: Vec<String>,
 }
 
 impl From<&User> for UserJson {
@@ -37,6 +39,7 @@ impl From<&User> for UserJson {
             role: user.role,
             email: user.email.clone(),
             created_at: user.created_at.clone(),
+            categories: user.categories.clone(),
         }
     }
 }
@@ -59,6 +62,8 @@ pub struct UserPatch {
     #[serde(default, deserialize_with = "present")]
     pub email: Option<Option<String>>,
     pub password: Option<String>,
+    /// Incident categories (managers edit the incidents of these).
+    pub categories: Option<Vec<String>>,
 }
 
 /// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
@@ -80,7 +85,8 @@ fn account_error(error: AccountError) -> ApiError {
         error @ (AccountError::BadName(_)
         | AccountError::BadRole(_)
         | AccountError::WeakPassword
-        | AccountError::BadEmail(_)) => ApiError::BadRequest(error.to_string()),
+        | AccountError::BadEmail(_)
+        | AccountError::BadCategory(_)) => ApiError::BadRequest(error.to_string()),
         error => ApiError::Internal(error.to_string()),
     }
 }
@@ -153,6 +159,7 @@ async fn update_user(
         role: body.role,
         email: body.email,
         password: body.password,
+        categories: body.categories,
     };
     let accounts = state.accounts.clone();
     let user = blocking(move || accounts.update_user(&name, &change)).await?;

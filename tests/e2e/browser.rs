@@ -438,3 +438,35 @@ fn an_operator_describes_a_host_from_its_page() {
     let row = browser.text(&format!("#host-rows tr[data-host=\"{host}\"]"));
     assert!(row.contains("rack B4, room 2"), "{row}");
 }
+
+#[test]
+fn an_operator_opens_an_incident_from_an_alert_row_and_resolves_it() {
+    let tl = Instance::start();
+    let browser = Browser::start();
+    log_in(&browser, &tl);
+    send(&tl, "user.alert", "UPS on battery in room 2");
+    browser.wait_for("tr.alert[data-level=critical]");
+    browser.click("tr.alert [data-details]");
+    browser.click("[data-open-incident]");
+    // The incident page, prefilled from the alert.
+    browser.wait_for("body[data-page=incident] dd[data-fact=source]");
+    assert_eq!(browser.text("dd[data-fact=source]"), "alert");
+    assert_eq!(browser.text("dd[data-fact=severity]"), "red");
+    assert!(
+        browser
+            .text("#incident-title")
+            .contains("UPS on battery in room 2"),
+        "{}",
+        browser.text("#incident-title")
+    );
+    // A final resolution line resolves it; the close form appears for the operator.
+    browser.type_into("#resolve-form textarea[name=text]", "Mains power restored.");
+    browser.click("#resolve-form input[name=final]");
+    browser.click("#resolve-form button[type=submit]");
+    browser.wait_for("#close-form:not([hidden])");
+    assert_eq!(browser.text("dd[data-fact=state]"), "resolved");
+    browser.click("#close-form button[type=submit]");
+    browser.wait_for("#close-form[hidden]");
+    browser.goto(&tl.url("/incidents?kb=true&q=mains"));
+    browser.wait_for("#incident-rows tr[data-state=closed]");
+}

@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod equipment;
 mod harness;
+mod incidents;
 mod lifecycle;
 mod metrics;
 mod notify;

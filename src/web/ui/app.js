@@ -361,8 +361,11 @@
         const maintenance = permissions.has('ChangeMaintenance')
           ? el('p', {}, el('button', { type: 'button', dataset: { maintenance: full.id }, title: 'Silence this host for a while (a maintenance window)', text: `Maintenance for ${full.host}…` }))
           : null;
+        const incident = canAct && permissions.has('FollowIncidents')
+          ? el('p', {}, el('button', { type: 'button', dataset: { openIncident: full.id }, title: 'Open an incident prefilled from this alert', text: 'Open incident' }))
+          : null;
         cell.append(el('div', { class: 'details-grid' },
-          el('div', {}, facts, events, maintenance),
+          el('div', {}, facts, events, maintenance, incident),
           el('div', {}, el('h2', { text: 'History' }), history)));
       }
       return el('tr', { class: 'details', dataset: { detailsOf: id } }, cell);
@@ -394,6 +397,13 @@
       if (button) act(button.dataset.action, [Number(button.dataset.id)]);
       const silence = target.closest('[data-maintenance]');
       if (silence) act('maintenance', [Number(silence.dataset.maintenance)]);
+      const opener = target.closest('[data-open-incident]');
+      if (opener) {
+        opener.disabled = true;
+        api('/api/v1/incidents', { method: 'POST', body: { alert_id: Number(opener.dataset.openIncident) } })
+          .then((i) => window.location.assign(`/incidents/${i.id}`))
+          .catch((e) => { opener.disabled = false; showError(e); });
+      }
     });
     $('#select-page').addEventListener('change', (event) => {
       const ids = $$('#alert-rows tr.alert').map((row) => Number(row.dataset.alertId));
@@ -854,6 +864,136 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Incidents: the list (filters, knowledge base, new incident) and one incident
+  const SEVERITIES = ['green', 'orange', 'red'];
+  const stateLabel = (state) => state.replace('_', ' ');
+  const names = (text) => text.split(',').map((n) => n.trim()).filter(Boolean);
+  function incidentsPage() {
+    const form = $('#incident-filters');
+    const params = new URLSearchParams(window.location.search);
+    for (const name of ['q', 'state', 'category']) if (params.has(name)) form.elements[name].value = params.get(name);
+    form.elements.kb.checked = params.get('kb') === 'true';
+    let cursor = null;
+    async function load(more) {
+      const q = new URLSearchParams();
+      for (const name of ['q', 'state', 'category']) if (form.elements[name].value.trim()) q.set(name, form.elements[name].value.trim());
+      if (form.elements.kb.checked) q.set('kb', 'true');
+      if (!more) window.history.replaceState(null, '', q.toString() ? `?${q}` : window.location.pathname);
+      q.set('limit', '200');
+      if (more && cursor) q.set('cursor', cursor);
+      const page = await api(`/api/v1/incidents?${q}`);
+      const rows = page.incidents.map((i) => el('tr', { dataset: { incidentId: i.id, state: i.state } },
+        el('td', {}, el('a', { href: `/incidents/${i.id}`, text: i.reference })),
+        el('td', {}, el('span', { class: `badge sev-${i.severity}`, text: i.severity })),
+        el('td', {}, el('span', { class: `badge state ${i.state}`, text: stateLabel(i.state) }), i.knowledge_base ? ' · KB' : ''),
+        el('td', { class: 'summary' }, el('a', { href: `/incidents/${i.id}`, text: i.title }), el('span', { class: 'meta', text: i.category })),
+        el('td', { text: i.host || '' }),
+        el('td', { class: 'time', title: formatTime(i.opened_at), text: `${formatTime(i.opened_at)} · ${i.opened_by}` }),
+        el('td', { text: i.assignees.join(', ') })));
+      if (more) $('#incident-rows').append(...rows); else $('#incident-rows').replaceChildren(...rows);
+      cursor = page.next_cursor;
+      $('#incidents-more').hidden = !cursor;
+      $('#incidents-empty').hidden = $('#incident-rows').children.length > 0;
+    }
+    form.addEventListener('input', debounce(() => load(false).catch(showError), 200));
+    form.addEventListener('submit', (event) => event.preventDefault());
+    $('#incidents-more').addEventListener('click', () => load(true).catch(showError));
+    const create = $('#new-incident-form');
+    create.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const body = { title: create.elements.title.value.trim(), severity: create.elements.severity.value, source: create.elements.source.value };
+      for (const name of ['description', 'category', 'host']) if (create.elements[name].value.trim()) body[name] = create.elements[name].value.trim();
+      $('#new-incident-error').textContent = '';
+      api('/api/v1/incidents', { method: 'POST', body })
+        .then((i) => window.location.assign(`/incidents/${i.id}`))
+        .catch((e) => { $('#new-incident-error').textContent = e.message; });
+    });
+    for (const link of $$('[data-export]')) {
+      link.addEventListener('click', (event) => {
+        event.preventDefault();
+        const since = new Date(Date.now() - Number(link.dataset.export) * 86400 * 1000).toISOString();
+        window.location.assign(`/api/v1/incidents/export?format=csv&since=${encodeURIComponent(since)}`);
+      });
+    }
+    load(false).catch(showError);
+  }
+
+  function incidentPage() {
+    const id = body.dataset.argument;
+    const path = `/api/v1/incidents/${encodeURIComponent(id)}`;
+    const error = $('#incident-error');
+    const edit = $('#incident-form');
+    const fail = (e) => { error.textContent = e.message; };
+    $('#incident-pdf').href = `${path}/pdf`;
+    $('#incident-print').addEventListener('click', () => window.print());
+    function show(i) {
+      document.title = `${i.reference} — trapline`;
+      $('#incident-title').textContent = `${i.reference}: ${i.title}`;
+      const facts = [['state', stateLabel(i.state)], ['severity', i.severity], ['category', i.category], ['source', i.source],
+        ['host', i.host || '—'], ['occurred', formatTime(i.occurred_at)], ['opened', `${formatTime(i.opened_at)} by ${i.opened_by}`],
+        ['assignees', i.assignees.join(', ') || '—'], ['followers', i.followers.join(', ') || '—'],
+        ['closed', i.closed_at ? `${formatTime(i.closed_at)} by ${i.closed_by}` : '—'], ['knowledge base', i.knowledge_base ? 'yes' : 'no']];
+      $('#incident-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { dataset: { fact: k }, text: v })]),
+        el('dt', { text: 'alerts' }), el('dd', {}, i.alert_ids.flatMap((a, n) => [n ? ', ' : '', el('a', { href: `/?alert=${a}`, text: `#${a}` })])));
+      $('#incident-description').textContent = i.description || '—';
+      $('#incident-resolutions').replaceChildren(...i.resolutions.map((r) => el('li', { class: r.final ? 'final' : '' },
+        el('span', { class: 'when', text: formatTime(r.at) }), el('strong', { text: r.by }), r.final ? ' (final)' : '', el('pre', { class: 'message', text: r.text }))));
+      $('#incident-history').replaceChildren(...(i.history || []).slice().reverse().map((h) => el('li', {},
+        el('span', { class: 'when', text: formatTime(h.at) }), el('strong', { text: h.by }), ` ${h.action}`, h.detail ? ` — ${h.detail}` : '')));
+      const open = i.state !== 'closed';
+      const mayEdit = i.may_edit !== false;
+      edit.hidden = !(open && mayEdit);
+      for (const name of ['title', 'description', 'category', 'severity', 'host']) edit.elements[name].value = i[name] || '';
+      edit.elements.followers.value = i.followers.join(', ');
+      $('#resolve-form').hidden = !(open && mayEdit && permissions.has('ResolveIncidents'));
+      $('#transfer-form').hidden = !(permissions.has('ManageIncidents') && (i.state === 'open' || i.state === 'in_progress'));
+      $('#close-form').hidden = !(permissions.has('ManageIncidents') && i.state === 'resolved');
+    }
+    async function load() {
+      try {
+        show(await api(path));
+        const related = await api(`${path}/related`);
+        $('#incident-related').replaceChildren(...(related.incidents.length ? related.incidents.map((r) => el('li', {},
+          el('a', { href: `/incidents/${r.id}`, text: r.reference }), ` ${r.title}`, r.host ? ` (${r.host})` : ''))
+          : [el('li', { class: 'muted', text: 'Nothing about this host or category yet.' })]));
+      } catch (e) { fail(e); }
+    }
+    const after = (i) => { error.textContent = ''; load(); return i; };
+    edit.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const change = { title: edit.elements.title.value, description: edit.elements.description.value, category: edit.elements.category.value,
+        severity: edit.elements.severity.value, host: edit.elements.host.value.trim() || null, followers: names(edit.elements.followers.value) };
+      api(path, { method: 'PATCH', body: change }).then(after).catch(fail);
+    });
+    const resolve = $('#resolve-form');
+    resolve.addEventListener('submit', (event) => {
+      event.preventDefault();
+      api(`${path}/resolve`, { method: 'POST', body: { text: resolve.elements.text.value, final: resolve.elements.final.checked } })
+        .then((i) => { resolve.reset(); after(i); }).catch(fail);
+    });
+    const transfer = $('#transfer-form');
+    transfer.addEventListener('submit', (event) => {
+      event.preventDefault();
+      api(`${path}/transfer`, { method: 'POST', body: { to: names(transfer.elements.to.value), comment: transfer.elements.comment.value.trim() || undefined } })
+        .then((i) => { transfer.reset(); after(i); }).catch(fail);
+    });
+    const close = $('#close-form');
+    close.addEventListener('submit', (event) => {
+      event.preventDefault();
+      api(`${path}/close`, { method: 'POST', body: { knowledge_base: close.elements.knowledge_base.checked, comment: close.elements.comment.value.trim() || undefined } })
+        .then(after).catch(fail);
+    });
+    if (permissions.has('ManageIncidents')) {
+      // Transfers go to on-call people: offer those on call now.
+      api('/api/v1/oncall').then((s) => {
+        const users = new Set((s.now || []).flatMap((n) => n.users || []));
+        $('#oncall-users').replaceChildren(...Array.from(users).map((u) => el('option', { value: u })));
+      }).catch(() => {});
+    }
+    load();
+  }
+
+  // ---------------------------------------------------------------------------------------
   /** "15m", "1h", "1d" → milliseconds. */
   function durationMs(text) {
     const match = /^(\d+)([smhd])$/.exec(text || '');
@@ -878,6 +1018,7 @@
   const PAGES = {
     alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage,
     hosts: hostsPage, host: hostPage, oncall: oncallPage, notifications: notificationsPage,
+    incidents: incidentsPage, incident: incidentPage,
   };
   // A script error is shown, not swallowed: a console that silently stops updating is the
   // worst kind of broken on a wall screen.
