@@ -62,6 +62,8 @@ pub struct ConfigFile {
     pub smtp: Option<SmtpSection>,
     #[serde(default)]
     pub notify: NotifySection,
+    #[serde(default)]
+    pub reports: ReportsSection,
 }
 
 /// `[listen]`: where each listener binds. An empty string disables that listener.
@@ -285,6 +287,56 @@ pub struct WebhookSettings {
     pub timeout: Duration,
 }
 
+/// `[reports]`: availability reports and their scheduled mails.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsSection {
+    /// The time zone periods are cut in (a day starts at local midnight), e.g.
+    /// `"Europe/Paris"`; `"UTC"` by default.
+    pub timezone: Option<String>,
+    /// Mail last week's report every Monday and last month's on the 1st to every user with
+    /// the manager role and an email address (`true` by default; needs `[smtp]`).
+    pub mail: Option<bool>,
+    /// The local hour (0-23) the scheduled reports are sent at (`7` by default).
+    pub mail_hour: Option<u8>,
+}
+
+/// `[reports]` validated.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub timezone: chrono_tz::Tz,
+    pub mail: bool,
+    pub mail_hour: u8,
+}
+
+impl Default for ReportSettings {
+    fn default() -> ReportSettings {
+        ReportSettings {
+            timezone: chrono_tz::UTC,
+            mail: true,
+            mail_hour: 7,
+        }
+    }
+}
+
+fn build_reports(reports: &ReportsSection) -> Result<ReportSettings, String> {
+    let timezone = match &reports.timezone {
+        Some(name) => parse_timezone(name).map_err(|e| format!("reports.timezone: {e}"))?,
+        None => chrono_tz::UTC,
+    };
+    let mail_hour = reports.mail_hour.unwrap_or(7);
+    if mail_hour > 23 {
+        return Err(format!(
+            "reports.mail_hour: {mail_hour} is not an hour (0-23)"
+        ));
+    }
+    Ok(ReportSettings {
+        timezone,
+        mail: reports.mail.unwrap_or(true),
+        mail_hour,
+    })
+}
+
 /// `[notify]` validated.
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
@@ -331,6 +383,7 @@ pub struct Settings {
     pub snmp: SnmpSection,
     pub smtp: Option<SmtpSettings>,
     pub notify: NotifySettings,
+    pub reports: ReportSettings,
 }
 
 /// Retention limits; `None` means unlimited.
@@ -577,6 +630,7 @@ impl Settings {
                 .transpose()
                 .map_err(invalid)?,
             notify: build_notify(&file.notify, http).map_err(invalid)?,
+            reports: build_reports(&file.reports).map_err(invalid)?,
         })
     }
 }

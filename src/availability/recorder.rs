@@ -331,7 +331,96 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::HistoryEntry;
+    use crate::alerts::{AlertEngine, EngineOptions, HistoryEntry};
+    use crate::event::{Event, EventKind, Transport};
+    use crate::rules::{RuleSet, Scratch, load_texts};
+    use crate::store::StoreOptions;
+
+    const S: i64 = 1_000_000_000;
+    const RULES: &str = r#"
+[[rule]]
+name = "port-down"
+when = 'app == "port" and message =~ "(?P<port>\d+) down"'
+key = "{host}/port/{port}"
+clear_when = 'app == "port" and message =~ "(?P<port>\d+) up"'
+level = "warning"
+availability = true
+
+[[rule]]
+name = "disk-warning"
+when = 'app == "disk"'
+level = "warning"
+"#;
+
+    fn feed(engine: &mut AlertEngine, rules: &RuleSet, id: u64, at: i64, app: &str, message: &str) {
+        let mut e = Event::with_host(
+            at * S,
+            "192.0.2.1:514".parse().unwrap(),
+            Transport::Udp,
+            EventKind::Syslog,
+            "sw1".into(),
+        );
+        e.app = Some(app.into());
+        e.message = message.into();
+        let verdict = rules.qualify(&mut e, &mut Scratch::default());
+        e.id = id;
+        engine.observe(rules, &e, &verdict);
+        engine.persist(at * S).unwrap();
+    }
+
+    /// Waits (≤ 5 s) until the outage of alert `id` looks as `expected` wants.
+    fn wait_for(
+        outages: &OutageStore,
+        id: u64,
+        expected: impl Fn(Option<&Outage>) -> bool,
+    ) -> Option<Outage> {
+        for _ in 0..100 {
+            let found = outages.get(&alert_key(id)).unwrap();
+            if expected(found.as_ref()) {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "outage of alert {id} never came right: {:?}",
+            outages.get(&alert_key(id))
+        );
+    }
+
+    #[test]
+    fn qualifying_alerts_become_outages_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
+        let active = ActiveRules::new(load_texts([("r.toml", RULES)]).unwrap());
+        let rules = active.current();
+        let engine = Arc::new(std::sync::Mutex::new(
+            AlertEngine::open(&store, EngineOptions::default()).unwrap(),
+        ));
+        let outages = OutageStore::open(&store).unwrap();
+        let recorder = OutageRecorder::start(&store, active.clone(), engine.clone()).unwrap();
+        feed(&mut lock(&engine), &rules, 1, 100, "port", "port 3 down");
+        feed(&mut lock(&engine), &rules, 2, 101, "disk", "disk 91% full");
+        let open = wait_for(&outages, 1, |o| o.is_some()).unwrap();
+        assert_eq!(
+            (open.host.as_str(), open.service.as_str()),
+            ("sw1", "sw1/port/3")
+        );
+        assert_eq!((open.start_ns, open.end_ns), (100 * S, None));
+        // The disk alert's rule does not say availability: no outage.
+        assert!(outages.get(&alert_key(2)).unwrap().is_none());
+        recorder.stop();
+
+        // Cleared while the recorder is not running; a new port goes down and up too.
+        feed(&mut lock(&engine), &rules, 3, 160, "port", "port 3 up");
+        feed(&mut lock(&engine), &rules, 4, 170, "port", "port 4 down");
+        feed(&mut lock(&engine), &rules, 5, 175, "port", "port 4 up");
+        let recorder = OutageRecorder::start(&store, active, engine.clone()).unwrap();
+        let closed = wait_for(&outages, 1, |o| o.is_some_and(|o| o.end_ns.is_some())).unwrap();
+        assert_eq!(closed.end_ns, Some(160 * S));
+        let missed = wait_for(&outages, 3, |o| o.is_some()).unwrap();
+        assert_eq!((missed.start_ns, missed.end_ns), (170 * S, Some(175 * S)));
+        recorder.stop();
+    }
 
     fn alert(history: &[(&str, i64)], state: AlertState) -> Alert {
         let mut alert: Alert = serde_json::from_value(serde_json::json!({

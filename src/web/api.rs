@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(super::users::router())
         .route("/system", get(super::system::system))
         .merge(super::notify::router())
+        .merge(super::reports::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
 

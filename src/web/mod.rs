@@ -20,6 +20,7 @@ pub mod login;
 pub mod notify;
 pub mod openapi;
 pub mod pages;
+pub mod reports;
 pub mod roles;
 pub mod session;
 pub mod system;
@@ -70,6 +71,11 @@ pub struct AppState {
     pub alert_feed: AlertFeed,
     /// When this process started serving (Unix ns), for `GET /api/v1/system`.
     pub started_ns: i64,
+    /// Outages (record tree `outages`) for the reports and manual entries.
+    pub outages: crate::availability::OutageStore,
+    /// The time zone report periods are cut in (`[reports] timezone`; UTC unless set with
+    /// [`AppState::with_report_timezone`]).
+    pub report_timezone: chrono_tz::Tz,
 }
 
 /// The broadcast of alert changes (each alert's JSON text, serialized once); a subscriber that falls behind by more than
@@ -97,6 +103,8 @@ impl AppState {
             started_ns: crate::event::now_ns(),
             sessions: Arc::new(session::Sessions::open(&store, false)?),
             logins: Arc::new(login::LoginAudit::open(&store)?),
+            outages: crate::availability::OutageStore::open(&store)?,
+            report_timezone: chrono_tz::UTC,
             login_limiter: Arc::default(),
             store,
             accounts,
@@ -106,6 +114,12 @@ impl AppState {
             ready,
             metrics_require_token,
         })
+    }
+
+    /// Cuts report periods in `timezone` (`[reports] timezone`).
+    pub fn with_report_timezone(mut self, timezone: chrono_tz::Tz) -> AppState {
+        self.report_timezone = timezone;
+        self
     }
 
     /// Marks the session and login cookies `Secure`, so a browser never sends them over plain

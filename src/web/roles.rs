@@ -25,6 +25,8 @@
 //! | `ViewOncall`          | X        | X       | X      | X     | X      | on-call planning view |
 //! | `EditOncall`          |          |         |        | X     |        | on-call planning edit (admin) |
 //! | `ViewNotifications`   | X        |         |        | X     |        | alerts (operator) + settings (admin) |
+//! | `ViewReports`         | X        | X       |        |       |        | monitoring: unavailability, statistics, reports |
+//! | `RecordOutages`       | X        | X       |        |       |        | monitoring: unavailability |
 //!
 //! One check is finer than a route: `PATCH /api/v1/hosts/{host}` needs `EditEquipment`, and
 //! a body that sets `zone` needs `AdministerEquipment` as well (the criticality zone decides
@@ -80,11 +82,18 @@ pub enum Permission {
     /// Read the notification log (every mail and webhook call, each attempt): operators, who
     /// need to know whether on-call was reached, and admins, who own the settings behind it.
     ViewNotifications,
+    /// Read availability reports, outages and alert statistics (JSON, CSV, charts): the
+    /// matrix's "monitoring: unavailability, statistics, reports" — operators and managers.
+    ViewReports,
+    /// Enter and remove manual outages (an outage no alert saw: a power cut reported by
+    /// phone, planned work that overran): "monitoring: unavailability" is both operators'
+    /// and managers' line, and the reports they read are only right if they can correct them.
+    RecordOutages,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 15] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -100,6 +109,8 @@ impl Permission {
         Permission::ViewOncall,
         Permission::EditOncall,
         Permission::ViewNotifications,
+        Permission::ViewReports,
+        Permission::RecordOutages,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -122,6 +133,8 @@ impl Permission {
             Permission::ViewOncall => [true, true, true, true, true],
             Permission::EditOncall => [false, false, false, true, false],
             Permission::ViewNotifications => [true, false, false, true, false],
+            Permission::ViewReports => [true, true, false, false, false],
+            Permission::RecordOutages => [true, true, false, false, false],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -192,6 +205,25 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         "/api/v1/notifications",
         Permission::ViewNotifications,
     ),
+    (
+        "GET",
+        "/api/v1/reports/availability",
+        Permission::ViewReports,
+    ),
+    (
+        "GET",
+        "/api/v1/reports/availability.svg",
+        Permission::ViewReports,
+    ),
+    ("GET", "/api/v1/reports/summary", Permission::ViewReports),
+    (
+        "GET",
+        "/api/v1/reports/summary.svg",
+        Permission::ViewReports,
+    ),
+    ("GET", "/api/v1/outages", Permission::ViewReports),
+    ("POST", "/api/v1/outages", Permission::RecordOutages),
+    ("DELETE", "/api/v1/outages/{id}", Permission::RecordOutages),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
@@ -237,6 +269,8 @@ mod tests {
         assert_eq!(who(Permission::ViewOncall).len(), 5);
         assert_eq!(who(Permission::EditOncall), ["admin"]);
         assert_eq!(who(Permission::ViewNotifications), ["operator", "admin"]);
+        assert_eq!(who(Permission::ViewReports), ["operator", "manager"]);
+        assert_eq!(who(Permission::RecordOutages), ["operator", "manager"]);
     }
 
     #[test]
