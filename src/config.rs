@@ -287,36 +287,19 @@ pub struct WebhookSettings {
     pub timeout: Duration,
 }
 
-/// `[reports]`: availability reports and their scheduled mails.
+/// `[reports]`: availability reports.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportsSection {
     /// The time zone periods are cut in (a day starts at local midnight), e.g.
     /// `"Europe/Paris"`; `"UTC"` by default.
     pub timezone: Option<String>,
-    /// Mail last week's report every Monday and last month's on the 1st to every user with
-    /// the manager role and an email address (`true` by default; needs `[smtp]`).
-    pub mail: Option<bool>,
-    /// The local hour (0-23) the scheduled reports are sent at (`7` by default).
-    pub mail_hour: Option<u8>,
 }
 
 /// `[reports]` validated.
 #[derive(Debug, Clone)]
 pub struct ReportSettings {
     pub timezone: chrono_tz::Tz,
-    pub mail: bool,
-    pub mail_hour: u8,
-}
-
-impl Default for ReportSettings {
-    fn default() -> ReportSettings {
-        ReportSettings {
-            timezone: chrono_tz::UTC,
-            mail: true,
-            mail_hour: 7,
-        }
-    }
 }
 
 fn build_reports(reports: &ReportsSection) -> Result<ReportSettings, String> {
@@ -324,17 +307,7 @@ fn build_reports(reports: &ReportsSection) -> Result<ReportSettings, String> {
         Some(name) => parse_timezone(name).map_err(|e| format!("reports.timezone: {e}"))?,
         None => chrono_tz::UTC,
     };
-    let mail_hour = reports.mail_hour.unwrap_or(7);
-    if mail_hour > 23 {
-        return Err(format!(
-            "reports.mail_hour: {mail_hour} is not an hour (0-23)"
-        ));
-    }
-    Ok(ReportSettings {
-        timezone,
-        mail: reports.mail.unwrap_or(true),
-        mail_hour,
-    })
+    Ok(ReportSettings { timezone })
 }
 
 /// `[notify]` validated.

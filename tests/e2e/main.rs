@@ -8,6 +8,7 @@ mod harness;
 mod lifecycle;
 mod metrics;
 mod notify;
+mod reports;
 mod rules;
 mod sources;
 mod syslog;
