@@ -1,5 +1,5 @@
 //! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/hosts`,
-//! `/hosts/{host}`, `/oncall`, `/notifications`, `/users`, `/logins`, `/about`) and its
+//! `/hosts/{host}`, `/oncall`, `/notifications`, `/reports`, `/users`, `/logins`, `/about`) and its
 //! embedded assets (`/assets/…`).
 //!
 //! Each page is a shell ([`super::pages::console`]) around a static skeleton from `ui/`; the
@@ -114,6 +114,14 @@ pub const PAGES: &[Page] = &[
         permission: Permission::ViewNotifications,
         name: "notifications",
         skeleton: include_str!("ui/notifications.html"),
+    },
+    Page {
+        path: "/reports",
+        title: "Reports",
+        in_menu: true,
+        permission: Permission::ViewReports,
+        name: "reports",
+        skeleton: include_str!("ui/reports.html"),
     },
     Page {
         path: "/about",
