@@ -3,7 +3,8 @@
 //!
 //! Start-up order: the web port's certificate, if any (a config error, before anything opens)
 //! → store (fails fast on a locked or corrupt store) → accounts (first-start admin) → alert
-//! engine → notifier (observes the engine) → writer thread → listeners → HTTP → ready.
+//! engine → notifier and outage recorder (both observe the engine) → writer thread →
+//! listeners → HTTP → ready.
 //! Stop order is the reverse of the data flow: listeners stop reading, the queue drains into
 //! the writer, the writer seals and flushes its last block (so every event that was read is
 //! durable), the notifier takes the writer's last alert changes and stops (undelivered
@@ -141,6 +142,9 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         notify: settings.notify.clone(),
         smtp: settings.smtp.clone(),
     })?;
+    // Also before the writer: outages follow the alerts of `availability = true` rules.
+    let outages =
+        crate::availability::OutageRecorder::start(&store, rules.clone(), alerts.clone())?;
     let reloader = settings
         .rules_dir
         .clone()
@@ -176,7 +180,8 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         ready.clone(),
         settings.metrics_require_token,
     )?
-    .with_incident_mailer(notifier.incident_mailer());
+    .with_incident_mailer(notifier.incident_mailer())
+    .with_report_timezone(settings.reports.timezone);
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (http_addr, http_task) = serve_http(settings.http, state, tls.as_ref(), async {
         let _ = http_stop_rx.await;
@@ -200,6 +205,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     listeners.stop().await;
     join_thread(writer, "store writer").await;
     notifier.stop().await;
+    outages.stop();
     retention.stop();
     let _ = http_stop_tx.send(());
     match tokio::time::timeout(Duration::from_secs(5), http_task).await {

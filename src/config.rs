@@ -62,6 +62,8 @@ pub struct ConfigFile {
     pub smtp: Option<SmtpSection>,
     #[serde(default)]
     pub notify: NotifySection,
+    #[serde(default)]
+    pub reports: ReportsSection,
 }
 
 /// `[listen]`: where each listener binds. An empty string disables that listener.
@@ -300,6 +302,29 @@ pub struct WebhookSettings {
     pub timeout: Duration,
 }
 
+/// `[reports]`: availability reports.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportsSection {
+    /// The time zone periods are cut in (a day starts at local midnight), e.g.
+    /// `"Europe/Paris"`; `"UTC"` by default.
+    pub timezone: Option<String>,
+}
+
+/// `[reports]` validated.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    pub timezone: chrono_tz::Tz,
+}
+
+fn build_reports(reports: &ReportsSection) -> Result<ReportSettings, String> {
+    let timezone = match &reports.timezone {
+        Some(name) => parse_timezone(name).map_err(|e| format!("reports.timezone: {e}"))?,
+        None => chrono_tz::UTC,
+    };
+    Ok(ReportSettings { timezone })
+}
+
 /// `[notify]` validated.
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
@@ -346,6 +371,7 @@ pub struct Settings {
     pub snmp: SnmpSection,
     pub smtp: Option<SmtpSettings>,
     pub notify: NotifySettings,
+    pub reports: ReportSettings,
 }
 
 /// Retention limits; `None` means unlimited.
@@ -598,6 +624,7 @@ impl Settings {
                 .transpose()
                 .map_err(invalid)?,
             notify: build_notify(&file.notify, http).map_err(invalid)?,
+            reports: build_reports(&file.reports).map_err(invalid)?,
         })
     }
 }

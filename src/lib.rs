@@ -7,6 +7,7 @@
 pub mod accounts; // users, roles, API tokens (argon2), no storage details
 pub mod alerts; // alerts raised/folded/cleared from events, thresholds, expectations, maintenance
 pub mod app; // wires the pipeline: threads, tasks, queues, shutdown
+pub mod availability; // outages (from alerts and people) and availability reports, charts
 pub mod cli; // clap definitions of the command line
 pub mod config; // TOML config + flags/env -> validated Settings
 pub mod decode; // pure bytes -> parsed syslog fields (no I/O)

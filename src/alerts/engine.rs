@@ -268,6 +268,15 @@ impl AlertEngine {
         self.observer = Some(observer);
     }
 
+    /// Adds `observer` beside the one already set (if any): both are told of everything,
+    /// in the order they were attached (the notifier, then the availability recorder).
+    pub fn add_observer(&mut self, observer: std::sync::Arc<dyn super::AlertObserver>) {
+        self.observer = Some(match self.observer.take() {
+            None => observer,
+            Some(first) => std::sync::Arc::new(super::Observers(vec![first, observer])),
+        });
+    }
+
     /// Raises (or folds into) an alert that trapline reports about itself rather than a rule
     /// about an event — e.g. a notification that could not be delivered. Maintenance windows
     /// and the active-alert bound apply as to any alert.

@@ -36,6 +36,24 @@ pub trait AlertObserver: Send + Sync {
     fn acted(&self, alert: &Alert, action: &AlertAction, by: &str, comment: Option<&str>);
 }
 
+/// Several observers told in turn (what [`AlertEngine::add_observer`] builds), so the engine
+/// keeps one observer slot however many parts follow alerts.
+pub struct Observers(pub Vec<std::sync::Arc<dyn AlertObserver>>);
+
+impl AlertObserver for Observers {
+    fn written(&self, alert: &Alert) {
+        for observer in &self.0 {
+            observer.written(alert);
+        }
+    }
+
+    fn acted(&self, alert: &Alert, action: &AlertAction, by: &str, comment: Option<&str>) {
+        for observer in &self.0 {
+            observer.acted(alert, action, by, comment);
+        }
+    }
+}
+
 /// Where an alert is in its life (the contract's `state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

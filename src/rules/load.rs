@@ -59,6 +59,7 @@ struct RuleToml {
     expire_after: Option<Spanned<String>>,
     inhibit: Option<InhibitToml>,
     notify: Option<Vec<Spanned<String>>>,
+    availability: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +384,7 @@ impl FileLoader<'_, '_> {
             expire_after,
             inhibit,
             notify,
+            availability: toml.availability.unwrap_or(toml.expect.is_some()),
         })
     }
 

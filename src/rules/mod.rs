@@ -131,6 +131,11 @@ pub struct Rule {
     /// `notify = [...]`: who is told of this rule's alerts; `None` = the default routing
     /// (critical alerts to the on-call rank 1), an empty list = nobody.
     pub notify: Option<Vec<NotifyTarget>>,
+    /// `availability = true`: while an alert of this rule is active, its host (and the
+    /// service its key names) counts as unavailable in the reports (`crate::availability`).
+    /// Defaults to true for `expect` rules (the awaited thing did not happen) and false for
+    /// the rest, so only rules that really mean "down" lower a host's availability.
+    pub availability: bool,
 }
 
 /// One entry of a rule's `notify` list.

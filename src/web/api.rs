@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/system", get(super::system::system))
         .merge(super::notify::router())
         .merge(super::incidents::router())
+        .merge(super::reports::router())
         .route_layer(middleware::from_fn_with_state(state, auth::require_user))
 }
 

@@ -1,6 +1,6 @@
 //! The operators' console: its pages (`/`, `/events`, `/events/{id}`, `/hosts`,
-//! `/hosts/{host}`, `/oncall`, `/notifications`, `/incidents`, `/incidents/{id}`, `/users`,
-//! `/logins`, `/about`) and its
+//! `/hosts/{host}`, `/oncall`, `/notifications`, `/incidents`, `/incidents/{id}`, `/reports`,
+//! `/users`, `/logins`, `/about`) and its
 //! embedded assets (`/assets/…`).
 //!
 //! Each page is a shell ([`super::pages::console`]) around a static skeleton from `ui/`; the
@@ -131,6 +131,14 @@ pub const PAGES: &[Page] = &[
         permission: Permission::FollowIncidents,
         name: "incident",
         skeleton: include_str!("ui/incident.html"),
+    },
+    Page {
+        path: "/reports",
+        title: "Reports",
+        in_menu: true,
+        permission: Permission::ViewReports,
+        name: "reports",
+        skeleton: include_str!("ui/reports.html"),
     },
     Page {
         path: "/about",

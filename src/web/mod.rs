@@ -21,6 +21,7 @@ pub mod login;
 pub mod notify;
 pub mod openapi;
 pub mod pages;
+pub mod reports;
 pub mod roles;
 pub mod session;
 pub mod system;
@@ -75,6 +76,11 @@ pub struct AppState {
     pub incidents: Arc<crate::incidents::IncidentStore>,
     /// Queues incident mails in the notifier's outbox; `None` without a notifier (tests).
     pub incident_mail: Option<crate::notify::IncidentMailer>,
+    /// Outages (record tree `outages`) for the reports and manual entries.
+    pub outages: crate::availability::OutageStore,
+    /// The time zone report periods are cut in (`[reports] timezone`; UTC unless set with
+    /// [`AppState::with_report_timezone`]).
+    pub report_timezone: chrono_tz::Tz,
 }
 
 /// The broadcast of alert changes (each alert's JSON text, serialized once); a subscriber that falls behind by more than
@@ -104,6 +110,8 @@ impl AppState {
             logins: Arc::new(login::LoginAudit::open(&store)?),
             incidents: Arc::new(crate::incidents::IncidentStore::open(&store)?),
             incident_mail: None,
+            outages: crate::availability::OutageStore::open(&store)?,
+            report_timezone: chrono_tz::UTC,
             login_limiter: Arc::default(),
             store,
             accounts,
@@ -118,6 +126,12 @@ impl AppState {
     /// Sends incident mails through `mailer` (the running notifier's outbox).
     pub fn with_incident_mailer(mut self, mailer: crate::notify::IncidentMailer) -> AppState {
         self.incident_mail = Some(mailer);
+        self
+    }
+
+    /// Cuts report periods in `timezone` (`[reports] timezone`).
+    pub fn with_report_timezone(mut self, timezone: chrono_tz::Tz) -> AppState {
+        self.report_timezone = timezone;
         self
     }
 

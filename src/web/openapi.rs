@@ -386,9 +386,92 @@ fn operation(method: &str, route: &str) -> Operation {
             })),
             ok: ("200", "Incident"),
         },
+        ("GET", "/api/v1/reports/availability") => Operation {
+            summary: "Availability per host and per service over a period: availability %, outages, downtime, MTTR, and the outages behind them (alerts of rules with availability = true, manual entries)",
+            query: REPORT_QUERY,
+            body: None,
+            ok: (
+                "200",
+                "{period, timezone, since, until, observed_until, hosts: [{host, availability_percent, downtime_seconds, outages, mttr_seconds, services: [{service, …}]}], outages: [Outage]} or text/csv with format=csv",
+            ),
+        },
+        ("GET", "/api/v1/reports/availability.svg") => Operation {
+            summary: "The availability report as an SVG bar chart (the 30 least available hosts)",
+            query: REPORT_QUERY,
+            body: None,
+            ok: ("200", "image/svg+xml"),
+        },
+        ("GET", "/api/v1/reports/summary") => Operation {
+            summary: "Alerts raised per level in each bucket of the period (hours of a day, days of a week or month, weeks of a quarter, months of a year) and per category",
+            query: REPORT_QUERY,
+            body: None,
+            ok: (
+                "200",
+                "{period, timezone, since, until, buckets: [{start, end, critical, warning, low}], categories: [[name, count]], total, truncated}",
+            ),
+        },
+        ("GET", "/api/v1/reports/summary.svg") => Operation {
+            summary: "The alert summary as an SVG stacked column chart",
+            query: REPORT_QUERY,
+            body: None,
+            ok: ("200", "image/svg+xml"),
+        },
+        ("GET", "/api/v1/outages") => Operation {
+            summary: "Outages (from alerts and manual) overlapping the window (default: this month), by start",
+            query: REPORT_QUERY,
+            body: None,
+            ok: (
+                "200",
+                "{since, until, outages: [{id, host, service, start, end, duration_seconds, source: alert | manual, alert_id, rule, by, reason}]}",
+            ),
+        },
+        ("POST", "/api/v1/outages") => Operation {
+            summary: "Record a manual outage (who and when are taken from the caller)",
+            query: &[],
+            body: Some(json!({
+                "type": "object",
+                "required": ["host", "start", "reason"],
+                "properties": {
+                    "host": {"type": "string"},
+                    "service": {"type": "string", "description": "what was down (default: manual)"},
+                    "start": {"type": "string", "description": "RFC 3339"},
+                    "end": {"type": "string", "description": "RFC 3339; absent while it lasts"},
+                    "reason": {"type": "string", "maxLength": 2000}
+                }
+            })),
+            ok: ("201", "Outage"),
+        },
+        ("DELETE", "/api/v1/outages/{id}") => simple(
+            "Remove a manual outage (409 for one derived from an alert: it ends with its alert)",
+            "204",
+            "no content",
+        ),
         _ => simple("(undocumented)", "200", ""),
     }
 }
+
+/// The query parameters every report route takes.
+const REPORT_QUERY: &[(&str, &str)] = &[
+    (
+        "period",
+        "day | week | month | quarter | year (default day)",
+    ),
+    (
+        "at",
+        "RFC 3339: the period containing this instant (default now)",
+    ),
+    (
+        "since",
+        "RFC 3339: a custom range instead of period (with until)",
+    ),
+    ("until", "RFC 3339"),
+    ("host", "exact host (case-insensitive)"),
+    (
+        "service",
+        "exact service (an alert key, or a manual entry's service)",
+    ),
+    ("format", "json (default) | csv (availability only)"),
+];
 
 fn simple(summary: &'static str, status: &'static str, what: &'static str) -> Operation {
     Operation {

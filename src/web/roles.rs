@@ -28,6 +28,8 @@
 //! | `FollowIncidents`     | X        | X       | X      |       | X      | incidents: open, list, qualify, knowledge base |
 //! | `ResolveIncidents`    | X        | X       | X      |       |        | incidents: resolve |
 //! | `ManageIncidents`     | X        |         |        |       |        | incidents: transfer, modify, close |
+//! | `ViewReports`         | X        | X       |        |       |        | monitoring: unavailability, statistics, reports |
+//! | `RecordOutages`       | X        | X       |        |       |        | monitoring: unavailability |
 //!
 //! One check is finer than a route: `PATCH /api/v1/hosts/{host}` needs `EditEquipment`, and
 //! a body that sets `zone` needs `AdministerEquipment` as well (the criticality zone decides
@@ -100,11 +102,18 @@ pub enum Permission {
     ResolveIncidents,
     /// Transfer and close incidents: "incidents: transfer, modify, close" — operators only.
     ManageIncidents,
+    /// Read availability reports, outages and alert statistics (JSON, CSV, charts): the
+    /// matrix's "monitoring: unavailability, statistics, reports" — operators and managers.
+    ViewReports,
+    /// Enter and remove manual outages (an outage no alert saw: a power cut reported by
+    /// phone, planned work that overran): "monitoring: unavailability" is both operators'
+    /// and managers' line, and the reports they read are only right if they can correct them.
+    RecordOutages,
 }
 
 impl Permission {
     /// Every permission, for tests and help texts.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ViewEvents,
         Permission::ViewAlerts,
         Permission::ActOnAlerts,
@@ -123,6 +132,8 @@ impl Permission {
         Permission::FollowIncidents,
         Permission::ResolveIncidents,
         Permission::ManageIncidents,
+        Permission::ViewReports,
+        Permission::RecordOutages,
     ];
 
     /// Whether `role` has this permission (the table in the module doc).
@@ -148,6 +159,8 @@ impl Permission {
             Permission::FollowIncidents => [true, true, true, false, true],
             Permission::ResolveIncidents => [true, true, true, false, false],
             Permission::ManageIncidents => [true, false, false, false, false],
+            Permission::ViewReports => [true, true, false, false, false],
+            Permission::RecordOutages => [true, true, false, false, false],
         };
         // Exhaustive: a new role is a compile error here, not a silent refusal.
         let column = match role {
@@ -271,6 +284,25 @@ pub const ENDPOINTS: &[(&str, &str, Permission)] = &[
         "/api/v1/incidents/{id}/close",
         Permission::ManageIncidents,
     ),
+    (
+        "GET",
+        "/api/v1/reports/availability",
+        Permission::ViewReports,
+    ),
+    (
+        "GET",
+        "/api/v1/reports/availability.svg",
+        Permission::ViewReports,
+    ),
+    ("GET", "/api/v1/reports/summary", Permission::ViewReports),
+    (
+        "GET",
+        "/api/v1/reports/summary.svg",
+        Permission::ViewReports,
+    ),
+    ("GET", "/api/v1/outages", Permission::ViewReports),
+    ("POST", "/api/v1/outages", Permission::RecordOutages),
+    ("DELETE", "/api/v1/outages/{id}", Permission::RecordOutages),
 ];
 
 /// The permission a request to `route` (a route template) with `method` needs; `None` for a
@@ -316,6 +348,8 @@ mod tests {
         assert_eq!(who(Permission::ViewOncall).len(), 5);
         assert_eq!(who(Permission::EditOncall), ["admin"]);
         assert_eq!(who(Permission::ViewNotifications), ["operator", "admin"]);
+        assert_eq!(who(Permission::ViewReports), ["operator", "manager"]);
+        assert_eq!(who(Permission::RecordOutages), ["operator", "manager"]);
         assert_eq!(
             who(Permission::FollowIncidents),
             ["operator", "manager", "oncall", "viewer"]

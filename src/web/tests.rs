@@ -193,6 +193,16 @@ fn concrete(method: &str, template: &str) -> (String, Option<Value>) {
             (uri, Some(json!({"text": "router test", "final": true})))
         }
         ("POST", "/api/v1/incidents/{id}/transfer") => (uri, Some(json!({"to": ["oncall"]}))),
+        ("POST", "/api/v1/outages") => (
+            uri,
+            Some(json!({
+                "host": "router-test",
+                "start": "2026-01-01T00:00:00Z",
+                "end": "2026-01-01T01:00:00Z",
+                "reason": "router test",
+            })),
+        ),
+        ("GET", "/api/v1/reports/availability") => (format!("{uri}?period=week&format=csv"), None),
         _ => (uri, None),
     }
 }
@@ -1682,4 +1692,161 @@ async fn operators_open_incidents_from_alerts_prefilled() {
     )
     .await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn manual_outages_make_the_availability_report_csv_and_charts() {
+    let h = harness();
+    let outage = json!({
+        "host": "db1",
+        "service": "postgres",
+        "start": "2026-03-02T10:00:00Z",
+        "end": "2026-03-02T16:00:00Z",
+        "reason": "disk replaced",
+    });
+    let added = api_as(
+        &h,
+        Role::Operator,
+        Method::POST,
+        "/api/v1/outages",
+        Some(outage),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let added = added.json();
+    assert_eq!(added["by"], "operator");
+    assert_eq!(added["source"], "manual");
+    assert_eq!(added["duration_seconds"], 21_600.0);
+    let bad = json!({"host": "db1", "start": "2026-03-02T10:00:00Z", "reason": ""});
+    let refused = api_as(
+        &h,
+        Role::Manager,
+        Method::POST,
+        "/api/v1/outages",
+        Some(bad),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+    // A quarter of the day: 75 %.
+    let day = "/api/v1/reports/availability?period=day&at=2026-03-02T12:00:00Z";
+    let report = api_as(&h, Role::Manager, Method::GET, day, None).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let report = report.json();
+    assert_eq!(report["since"], "2026-03-02T00:00:00.000000Z");
+    assert_eq!(report["hosts"][0]["host"], "db1");
+    assert_eq!(report["hosts"][0]["availability_percent"], 75.0);
+    assert_eq!(report["hosts"][0]["outages"], 1);
+    assert_eq!(report["hosts"][0]["mttr_seconds"], 21_600.0);
+    assert_eq!(report["hosts"][0]["services"][0]["service"], "postgres");
+    assert_eq!(report["outages"][0]["reason"], "disk replaced");
+    // The week around it: 6 h of 168.
+    let week = api_as(
+        &h,
+        Role::Operator,
+        Method::GET,
+        "/api/v1/reports/availability?period=week&at=2026-03-04T00:00:00Z&host=DB1",
+        None,
+    )
+    .await
+    .json();
+    let percent = week["hosts"][0]["availability_percent"].as_f64().unwrap();
+    assert!((percent - 100.0 * 162.0 / 168.0).abs() < 1e-9, "{percent}");
+    // A host without outages is 100 %.
+    let quiet = api_as(
+        &h,
+        Role::Operator,
+        Method::GET,
+        &format!("{day}&host=web1"),
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(quiet["hosts"][0]["availability_percent"], 100.0);
+
+    let csv = api_as(
+        &h,
+        Role::Operator,
+        Method::GET,
+        &format!("{day}&format=csv"),
+        None,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("availability-day-2026-03-02.csv")
+    );
+    assert!(
+        csv.body.contains("\ndb1,,75.0000,21600.000,1,21600.000,"),
+        "{}",
+        csv.body
+    );
+    assert!(csv.body.contains("\ndb1,postgres,"), "{}", csv.body);
+
+    for chart in ["availability.svg", "summary.svg"] {
+        let svg = api_as(
+            &h,
+            Role::Manager,
+            Method::GET,
+            &format!("/api/v1/reports/{chart}?period=month&at=2026-03-02T12:00:00Z"),
+            None,
+        )
+        .await;
+        assert_eq!(svg.status, StatusCode::OK, "{}", svg.body);
+        assert!(
+            svg.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("image/svg+xml")
+        );
+        assert!(svg.body.starts_with("<svg") && svg.body.ends_with("</svg>"));
+    }
+    let summary = api_as(
+        &h,
+        Role::Manager,
+        Method::GET,
+        "/api/v1/reports/summary?period=year&at=2026-03-02T12:00:00Z",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(summary["buckets"].as_array().unwrap().len(), 12);
+
+    let listed = api_as(
+        &h,
+        Role::Operator,
+        Method::GET,
+        "/api/v1/outages?period=year&at=2026-03-02T12:00:00Z",
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(listed["outages"].as_array().unwrap().len(), 1);
+    let id = added["id"].as_str().unwrap();
+    let gone = api_as(
+        &h,
+        Role::Manager,
+        Method::DELETE,
+        &format!("/api/v1/outages/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let again = api_as(
+        &h,
+        Role::Manager,
+        Method::DELETE,
+        &format!("/api/v1/outages/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let report = api_as(&h, Role::Manager, Method::GET, day, None)
+        .await
+        .json();
+    assert!(report["hosts"].as_array().unwrap().is_empty());
 }

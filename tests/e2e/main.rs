@@ -9,6 +9,7 @@ mod incidents;
 mod lifecycle;
 mod metrics;
 mod notify;
+mod reports;
 mod rules;
 mod sources;
 mod syslog;

@@ -995,6 +995,87 @@
 
   // ---------------------------------------------------------------------------------------
   /** "15m", "1h", "1d" → milliseconds. */
+  // ---------------------------------------------------------------------------------------
+  // Reports: availability per host and service, outages, charts (SVG drawn by the server).
+  function humanSeconds(seconds) {
+    if (seconds === null || seconds === undefined) return '—';
+    if (seconds < 60) return `${seconds.toFixed(1)}s`;
+    if (seconds < 3600) return `${Math.floor(seconds / 60)}m ${Math.round(seconds % 60)}s`;
+    if (seconds < 86400) return `${Math.floor(seconds / 3600)}h ${Math.round((seconds % 3600) / 60)}m`;
+    return `${Math.floor(seconds / 86400)}d ${Math.round((seconds % 86400) / 3600)}h`;
+  }
+  function reportsPage() {
+    const form = $('#report-filters');
+    const canRecord = permissions.has('RecordOutages');
+    const params = new URLSearchParams(window.location.search);
+    for (const name of ['period', 'at', 'host']) if (params.has(name)) form.elements[name].value = params.get(name);
+    function query() {
+      const q = new URLSearchParams();
+      q.set('period', form.elements.period.value);
+      const at = form.elements.at.value;
+      if (at) q.set('at', new Date(`${at}T12:00:00`).toISOString());
+      if (form.elements.host.value.trim()) q.set('host', form.elements.host.value.trim());
+      return q;
+    }
+    function figures(f) {
+      return [el('td', { class: 'num', text: `${f.availability_percent.toFixed(3)} %` }),
+        el('td', { class: 'num', text: humanSeconds(f.downtime_seconds) }),
+        el('td', { class: 'num', text: String(f.outages) }),
+        el('td', { class: 'num', text: humanSeconds(f.mttr_seconds) })];
+    }
+    function outageRow(o) {
+      const source = o.source === 'alert' ? `alert ${o.alert_id} (${o.rule})` : `${o.by}: ${o.reason}`;
+      const remove = canRecord && o.source === 'manual'
+        ? el('button', { type: 'button', dataset: { action: 'remove-outage' }, text: 'Remove' }) : '';
+      if (remove) {
+        remove.addEventListener('click', () => {
+          api(`/api/v1/outages/${encodeURIComponent(o.id)}`, { method: 'DELETE' }).then(load).catch(showError);
+        });
+      }
+      return el('tr', { dataset: { outageId: o.id } },
+        el('td', { text: o.host }), el('td', { text: o.service }),
+        el('td', { class: 'time', text: formatTime(o.start) }),
+        el('td', { class: 'time', text: o.end ? formatTime(o.end) : 'ongoing' }),
+        el('td', { class: 'num', text: humanSeconds(o.duration_seconds) }),
+        el('td', { text: source }), el('td', {}, remove));
+    }
+    async function load() {
+      const q = query();
+      window.history.replaceState(null, '', `?${q}`);
+      const report = await api(`/api/v1/reports/availability?${q}`);
+      $('#report-window').textContent = `${formatTime(report.since)} – ${formatTime(report.until)} (${report.timezone}), observed until ${formatTime(report.observed_until)}`;
+      const rows = [];
+      for (const h of report.hosts) {
+        rows.push(el('tr', { class: 'host-total', dataset: { host: h.host } },
+          el('td', {}, el('a', { href: `/hosts/${encodeURIComponent(h.host)}`, text: h.host })), el('td', { text: 'all' }), ...figures(h)));
+        for (const s of h.services) rows.push(el('tr', { dataset: { host: h.host } }, el('td', {}), el('td', { text: s.service }), ...figures(s)));
+      }
+      $('#report-host-rows').replaceChildren(...rows);
+      $('#report-empty').hidden = rows.length > 0;
+      $('#report-outage-rows').replaceChildren(...report.outages.map(outageRow));
+      const csv = new URLSearchParams(q);
+      csv.set('format', 'csv');
+      $('#report-csv').setAttribute('href', `/api/v1/reports/availability?${csv}`);
+      $('#chart-availability').setAttribute('src', `/api/v1/reports/availability.svg?${q}`);
+      const all = new URLSearchParams(q);
+      all.delete('host');
+      $('#chart-alerts').setAttribute('src', `/api/v1/reports/summary.svg?${all}`);
+    }
+    const entry = $('#outage-form');
+    entry.hidden = !canRecord;
+    entry.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const f = entry.elements;
+      const when = (value) => (value ? new Date(value).toISOString() : undefined);
+      const outage = { host: f.host.value.trim(), start: when(f.start.value), end: when(f.end.value), reason: f.reason.value.trim() };
+      if (f.service.value.trim()) outage.service = f.service.value.trim();
+      api('/api/v1/outages', { method: 'POST', body: outage }).then(() => { entry.reset(); return load(); }).catch(showError);
+    });
+    form.addEventListener('input', debounce(() => load().catch(showError), 300));
+    form.addEventListener('submit', (event) => event.preventDefault());
+    load().catch(showError);
+  }
+
   function durationMs(text) {
     const match = /^(\d+)([smhd])$/.exec(text || '');
     if (!match) return 3600 * 1000;
@@ -1019,6 +1100,7 @@
     alerts: alertPage, events: eventsPage, event: eventPage, logins: loginsPage, users: usersPage, about: aboutPage,
     hosts: hostsPage, host: hostPage, oncall: oncallPage, notifications: notificationsPage,
     incidents: incidentsPage, incident: incidentPage,
+    reports: reportsPage,
   };
   // A script error is shown, not swallowed: a console that silently stops updating is the
   // worst kind of broken on a wall screen.
