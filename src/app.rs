@@ -191,11 +191,12 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         Some(_) => info!("listening kind=http addr={http_addr} tls=true"),
         None => info!("listening kind=http addr={http_addr}"),
     }
+    let mut signals = Signals::install();
     ready.store(true, Ordering::Release);
     crate::sd_notify::notify("READY=1");
     info!("trapline is ready.");
 
-    wait_for_signal(reloader.as_ref(), tls.as_deref()).await;
+    wait_for_signal(&mut signals, reloader.as_ref(), tls.as_deref()).await;
     info!("Stopping: closing listeners, draining the queue, flushing the store.");
     crate::sd_notify::notify("STOPPING=1");
     if let Some(reloader) = reloader {
@@ -239,16 +240,36 @@ async fn serve_http(
 
 /// Waits for SIGTERM or SIGINT; SIGHUP in the meantime reloads the rules and the web port's
 /// certificate.
-async fn wait_for_signal(reloader: Option<&Reloader>, tls: Option<&web::tls::CertResolver>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler can be installed");
-    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler can be installed");
+/// The signals trapline acts on, installed before it reports ready: a SIGTERM that comes
+/// right after `/readyz` (or systemd's `READY=1`) must mean a graceful stop, not the default
+/// action's immediate death.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            term: signal(SignalKind::terminate()).expect("SIGTERM handler can be installed"),
+            int: signal(SignalKind::interrupt()).expect("SIGINT handler can be installed"),
+            hup: signal(SignalKind::hangup()).expect("SIGHUP handler can be installed"),
+        }
+    }
+}
+
+async fn wait_for_signal(
+    signals: &mut Signals,
+    reloader: Option<&Reloader>,
+    tls: Option<&web::tls::CertResolver>,
+) {
     loop {
         tokio::select! {
-            _ = term.recv() => { info!("SIGTERM received."); return; }
-            _ = int.recv() => { info!("SIGINT received."); return; }
-            _ = hup.recv() => {
+            _ = signals.term.recv() => { info!("SIGTERM received."); return; }
+            _ = signals.int.recv() => { info!("SIGINT received."); return; }
+            _ = signals.hup.recv() => {
                 match reloader {
                     Some(reloader) => { info!("SIGHUP received: reloading the rules."); reloader.request(); }
                     None => info!("SIGHUP received; the built-in rule pack is in use, nothing to reload."),
