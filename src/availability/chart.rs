@@ -190,6 +190,9 @@ mod tests {
             categories: vec![],
             total: 3,
             truncated: false,
+            incidents: vec![],
+            incident_categories: vec![],
+            incidents_total: 0,
         };
         let svg = alerts_chart(&summary);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

@@ -6,8 +6,8 @@
 //! the window (ids grow with creation, so older ones follow), or after [`MAX_SCANNED`]
 //! records, which the answer says (`truncated`).
 //!
-//! Incidents per category are not here yet: the incidents store is being built beside this
-//! one; a `SummarySource` for them can be added the same way once it lands.
+//! Incidents are counted the same way from the `incidents` records: per category in each
+//! bucket, where they were opened (`opened_at_ns`), newest first until the window is passed.
 
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +53,86 @@ pub struct AlertSummary {
     pub total: u64,
     /// The scan bound was reached: older alerts of the window are not counted.
     pub truncated: bool,
+    /// Incidents opened in each bucket, per category (same buckets as `buckets`).
+    pub incidents: Vec<IncidentBucket>,
+    /// `[category, incidents]` over the window, most first.
+    pub incident_categories: Vec<(String, u64)>,
+    pub incidents_total: u64,
+}
+
+/// Incidents opened in one bucket, per category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IncidentBucket {
+    pub start: String,
+    pub end: String,
+    pub categories: std::collections::BTreeMap<String, u64>,
+    pub total: u64,
+}
+
+/// The fields of an incident record a summary needs.
+#[derive(Deserialize)]
+struct IncidentFacts {
+    category: String,
+    opened_at_ns: i64,
+}
+
+/// Incidents per bucket, per category over the window, and whether the scan bound was hit.
+struct IncidentCounts {
+    buckets: Vec<IncidentBucket>,
+    categories: Vec<(String, u64)>,
+    truncated: bool,
+}
+
+/// Counts the incidents opened in each of `buckets`, per category.
+fn count_incidents(
+    store: &Store,
+    buckets: &[Span],
+    window: Span,
+) -> Result<IncidentCounts, StoreError> {
+    let mut counts: Vec<IncidentBucket> = buckets
+        .iter()
+        .map(|b| IncidentBucket {
+            start: format_ns(b.start_ns),
+            end: format_ns(b.end_ns),
+            ..IncidentBucket::default()
+        })
+        .collect();
+    let mut categories: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut truncated = false;
+    for (scanned, item) in store.records("incidents")?.iter_rev(None).enumerate() {
+        if scanned >= MAX_SCANNED {
+            truncated = true;
+            break;
+        }
+        let (_, bytes) = item?;
+        let Ok(incident) = serde_json::from_slice::<IncidentFacts>(&bytes) else {
+            continue;
+        };
+        // Ids grow with opening time: once before the window, the rest is older still.
+        if incident.opened_at_ns < window.start_ns {
+            break;
+        }
+        let Some(i) = buckets
+            .iter()
+            .position(|b| (b.start_ns..b.end_ns).contains(&incident.opened_at_ns))
+        else {
+            continue;
+        };
+        *counts[i]
+            .categories
+            .entry(incident.category.clone())
+            .or_default() += 1;
+        counts[i].total += 1;
+        *categories.entry(incident.category).or_default() += 1;
+    }
+    let mut categories: Vec<(String, u64)> = categories.into_iter().collect();
+    categories.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    categories.truncate(MAX_CATEGORIES);
+    Ok(IncidentCounts {
+        buckets: counts,
+        categories,
+        truncated,
+    })
 }
 
 /// The few fields of an alert record a summary needs (the rest is skipped unparsed).
@@ -120,7 +200,10 @@ pub fn summarize(
         let other: u64 = categories.drain(MAX_CATEGORIES - 1..).map(|c| c.1).sum();
         categories.push(("other".into(), other));
     }
+    let incidents = count_incidents(store, buckets, window)?;
     Ok(AlertSummary {
+        incidents_total: incidents.buckets.iter().map(|b| b.total).sum(),
+        incident_categories: incidents.categories,
         period,
         timezone: timezone.name().to_string(),
         since: format_ns(window.start_ns),
@@ -128,7 +211,8 @@ pub fn summarize(
         total: counts.iter().map(Bucket::total).sum(),
         buckets: counts,
         categories,
-        truncated,
+        truncated: truncated || incidents.truncated,
+        incidents: incidents.buckets,
     })
 }
 
@@ -163,5 +247,43 @@ mod tests {
         let names: Vec<&str> = s.categories.iter().map(|c| c.0.as_str()).collect();
         assert_eq!(names, ["(none)", "backup", "network"]);
         assert!(!s.truncated);
+        assert_eq!(s.incidents_total, 0);
+    }
+
+    #[test]
+    fn incidents_are_counted_per_category_where_they_were_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
+        let incidents = crate::incidents::IncidentStore::open(&store).unwrap();
+        let h = 3_600_000_000_000i64;
+        let base = 1_780_000_000_000_000_000i64; // 2026
+        for (category, at) in [
+            ("network", base - 5 * h), // before the window
+            ("network", base + 1),
+            ("backup", base + h + 2),
+            ("network", base + h + 3),
+        ] {
+            let new = crate::incidents::NewIncident {
+                title: "t".into(),
+                description: String::new(),
+                category: Some(category.into()),
+                severity: None,
+                source: crate::incidents::Source::Contact,
+                alert_ids: vec![],
+                host: None,
+                occurred_at_ns: None,
+                followers: vec![],
+            };
+            incidents.create(&new, "olga", at).unwrap();
+        }
+        let buckets = [Span::new(base, base + h), Span::new(base + h, base + 2 * h)];
+        let s = summarize(&store, "custom", chrono_tz::UTC, &buckets).unwrap();
+        assert_eq!(s.incidents_total, 3);
+        assert_eq!(s.incidents[0].categories.get("network"), Some(&1));
+        assert_eq!(s.incidents[1].total, 2);
+        assert_eq!(
+            s.incident_categories,
+            vec![("network".to_string(), 2), ("backup".to_string(), 1)]
+        );
     }
 }

@@ -1060,6 +1060,12 @@
       const all = new URLSearchParams(q);
       all.delete('host');
       $('#chart-alerts').setAttribute('src', `/api/v1/reports/summary.svg?${all}`);
+      const summary = await api(`/api/v1/reports/summary?${all}`);
+      const incidentRows = summary.incident_categories.map(([category, n]) => el('tr', {},
+        el('td', {}, el('a', { href: `/incidents?category=${encodeURIComponent(category)}`, text: category })),
+        el('td', { class: 'num', text: String(n) })));
+      if (!incidentRows.length) incidentRows.push(el('tr', {}, el('td', { colspan: '2', class: 'muted', text: 'No incident opened in this period.' })));
+      $('#report-incident-rows').replaceChildren(...incidentRows);
     }
     const entry = $('#outage-form');
     entry.hidden = !canRecord;
