@@ -145,6 +145,15 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     // Also before the writer: outages follow the alerts of `availability = true` rules.
     let outages =
         crate::availability::OutageRecorder::start(&store, rules.clone(), alerts.clone())?;
+    let reports = crate::availability::schedule::ReportScheduler::start(
+        crate::availability::schedule::ScheduleContext {
+            store: store.clone(),
+            accounts: accounts.clone(),
+            mailer: notifier.incident_mailer(),
+            periods: settings.reports.mail.clone(),
+            timezone: settings.reports.timezone,
+        },
+    )?;
     let reloader = settings
         .rules_dir
         .clone()
@@ -207,6 +216,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     join_thread(writer, "store writer").await;
     notifier.stop().await;
     outages.stop();
+    reports.stop();
     retention.stop();
     let _ = http_stop_tx.send(());
     match tokio::time::timeout(Duration::from_secs(5), http_task).await {

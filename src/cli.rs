@@ -110,6 +110,9 @@ pub enum UserCommand {
         /// One of operator, manager, oncall, admin, viewer.
         #[arg(long)]
         role: String,
+        /// Mail address (notifications, scheduled reports).
+        #[arg(long)]
+        email: Option<String>,
         #[command(flatten)]
         data: DataArg,
     },

@@ -309,12 +309,17 @@ pub struct ReportsSection {
     /// The time zone periods are cut in (a day starts at local midnight), e.g.
     /// `"Europe/Paris"`; `"UTC"` by default.
     pub timezone: Option<String>,
+    /// Periods whose availability report is mailed to every manager with an address once
+    /// they end: any of `"day"`, `"week"`, `"month"`, `"quarter"`, `"year"`.
+    pub mail: Option<Vec<String>>,
 }
 
 /// `[reports]` validated.
 #[derive(Debug, Clone)]
 pub struct ReportSettings {
     pub timezone: chrono_tz::Tz,
+    /// Periods mailed to managers when they end (`[reports] mail`).
+    pub mail: Vec<crate::availability::Period>,
 }
 
 fn build_reports(reports: &ReportsSection) -> Result<ReportSettings, String> {
@@ -322,7 +327,17 @@ fn build_reports(reports: &ReportsSection) -> Result<ReportSettings, String> {
         Some(name) => parse_timezone(name).map_err(|e| format!("reports.timezone: {e}"))?,
         None => chrono_tz::UTC,
     };
-    Ok(ReportSettings { timezone })
+    let mail = reports
+        .mail
+        .iter()
+        .flatten()
+        .map(|name| {
+            crate::availability::Period::parse(name).ok_or_else(|| {
+                format!("reports.mail: {name:?} is not one of day, week, month, quarter, year")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReportSettings { timezone, mail })
 }
 
 /// `[notify]` validated.

@@ -27,7 +27,12 @@ fn main() -> ExitCode {
             rules,
             mib_dirs,
         } => replay(&file, rules.as_deref(), &mib_dirs),
-        Command::User(UserCommand::Add { name, role, data }) => user_add(&name, &role, &data),
+        Command::User(UserCommand::Add {
+            name,
+            role,
+            email,
+            data,
+        }) => user_add(&name, &role, email, &data),
         Command::Token(TokenCommand::Create { name, data }) => token_create(&name, &data),
     };
     match result {
@@ -240,7 +245,7 @@ fn open_accounts(data: &DataArg) -> anyhow::Result<(trapline::store::Store, Acco
     Ok((store, accounts))
 }
 
-fn user_add(name: &str, role: &str, data: &DataArg) -> anyhow::Result<()> {
+fn user_add(name: &str, role: &str, email: Option<String>, data: &DataArg) -> anyhow::Result<()> {
     let role = Role::parse(role)
         .ok_or_else(|| trapline::accounts::AccountError::BadRole(role.to_string()))?;
     let mut password = String::new();
@@ -248,6 +253,16 @@ fn user_add(name: &str, role: &str, data: &DataArg) -> anyhow::Result<()> {
     let password = password.trim_end_matches(['\r', '\n']);
     let (_store, accounts) = open_accounts(data)?;
     accounts.add_user(name, role, password)?;
+    if email.is_some() {
+        let change = trapline::accounts::UserChange {
+            email: Some(email),
+            ..Default::default()
+        };
+        if let Err(error) = accounts.update_user(name, &change) {
+            accounts.remove_user(name)?;
+            return Err(error.into());
+        }
+    }
     println!("user {name} created with role {}", role.as_str());
     Ok(())
 }

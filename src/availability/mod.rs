@@ -27,6 +27,7 @@ pub mod period;
 pub mod record;
 pub mod recorder;
 pub mod report;
+pub mod schedule;
 pub mod summary;
 
 pub use intervals::Span;

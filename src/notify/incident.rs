@@ -128,6 +128,44 @@ pub fn bodies(incident: &Incident, news: &IncidentNews, base_url: &str) -> (Stri
 }
 
 impl IncidentMailer {
+    /// Queues a scheduled report to each of `addresses` (kind `report`); returns how many
+    /// were queued.
+    pub fn mail_report(
+        &self,
+        addresses: &[String],
+        subject: &str,
+        text: &str,
+        html: &str,
+    ) -> usize {
+        let mut queued = 0;
+        for address in addresses {
+            let new = NewNotification {
+                recipient: Recipient::Mail(address.clone()),
+                kind: Kind::Report,
+                subject: subject.to_string(),
+                body: Body::Mail {
+                    text: text.to_string(),
+                    html: html.to_string(),
+                },
+                alert_ids: Vec::new(),
+                more: 0,
+            };
+            let written = self
+                .outbox
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .enqueue(new, now_ns());
+            match written {
+                Ok(_) => queued += 1,
+                Err(error) => tracing::error!(%error, "Report mail not written."),
+            }
+        }
+        if queued > 0 {
+            self.wake.notify_one();
+        }
+        queued
+    }
+
     /// Queues one mail per user of `names` with an address (duplicates and `except`, the one
     /// who acted, left out); returns how many were queued. Never fails the caller: a mail
     /// that cannot be written is logged and counted.

@@ -127,6 +127,8 @@ pub enum Kind {
     System,
     /// An incident was transferred, resolved or closed (`notify::incident`).
     Incident,
+    /// A scheduled availability report (`availability::schedule`).
+    Report,
 }
 
 impl Kind {
@@ -139,6 +141,7 @@ impl Kind {
             Kind::Transfer => "transfer",
             Kind::System => "system",
             Kind::Incident => "incident",
+            Kind::Report => "report",
         }
     }
 }

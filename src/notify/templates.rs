@@ -78,7 +78,7 @@ fn highest_level(alerts: &[AlertDigest]) -> Level {
 pub fn subject(out: &Outgoing) -> String {
     let total = out.alerts.len() as u64 + out.more;
     let prefix = match out.kind {
-        Kind::Firing | Kind::System | Kind::Incident => String::new(),
+        Kind::Firing | Kind::System | Kind::Incident | Kind::Report => String::new(),
         Kind::Escalation => "[ESCALATED]".into(),
         Kind::Repeat => "[REMINDER]".into(),
         Kind::Resolved => "[RESOLVED]".into(),
@@ -105,7 +105,7 @@ fn intro(out: &Outgoing) -> &'static str {
         Kind::Repeat => "These alerts are still open.",
         Kind::Resolved => "These alerts are resolved.",
         Kind::Transfer => "An alert was transferred to you.",
-        Kind::System | Kind::Incident => "A message from trapline.",
+        Kind::System | Kind::Incident | Kind::Report => "A message from trapline.",
     }
 }
 

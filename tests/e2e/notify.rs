@@ -658,3 +658,56 @@ retry_max = "2s"
         );
     }
 }
+
+/// `[reports] mail = ["week"]`: last week's availability report goes to every manager with an
+/// address, through the outbox, once (a restart does not send it again).
+#[test]
+fn last_weeks_availability_report_is_mailed_to_managers_once() {
+    let smtp = SmtpSink::start();
+    let (dir, token) = prepare_data_dir();
+    let data = dir.path().join("data");
+    let (code, _, err) = crate::harness::trapline(
+        &[
+            "user",
+            "add",
+            "mia",
+            "--role",
+            "manager",
+            "--email",
+            "mia@example.net",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        Some("password-123\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let config = dir.path().join("trapline.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[smtp]\nserver = \"127.0.0.1:{}\"\nsecurity = \"none\"\nfrom = \"trapline@example.net\"\n\n[reports]\nmail = [\"week\"]\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap().to_string();
+    let tl = Instance::start_in(dir, token.clone(), &["--config", &config]);
+    let mails = smtp.wait_mails_to("mia@example.net", 1, &tl);
+    let subject = mails[0]["subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with("[REPORT] Availability, week "),
+        "{subject}"
+    );
+    assert!(
+        mails[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Availability per host"),
+        "{}",
+        mails[0]["text"]
+    );
+    // Kept as sent: a restart does not mail the same week again.
+    let tl = tl.restart_with(&["--config", &config]);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(smtp.mails_to("mia@example.net").len(), 1, "{}", tl.log());
+}
