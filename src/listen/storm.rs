@@ -39,6 +39,8 @@ struct Bucket {
 /// Token buckets by sending address.
 #[derive(Debug)]
 pub struct SourceLimiter {
+    /// As configured (for the summary's text).
+    rate: u32,
     per_ns: f64,
     burst: f64,
     window_ns: i64,
@@ -63,6 +65,7 @@ impl SourceLimiter {
     /// `window_ns`; `None` when `rate` is 0 (storm control off).
     pub fn new(rate: u32, burst: u32, window_ns: i64) -> Option<SourceLimiter> {
         (rate > 0).then(|| SourceLimiter {
+            rate,
             per_ns: f64::from(rate) / 1e9,
             burst: f64::from(burst.max(1)),
             window_ns: window_ns.max(1),
@@ -73,7 +76,7 @@ impl SourceLimiter {
 
     /// Messages per second and burst, as configured.
     pub fn limits(&self) -> (u32, u32) {
-        ((self.per_ns * 1e9).round() as u32, self.burst as u32)
+        (self.rate, self.burst as u32)
     }
 
     /// Takes a token for one message from `source` at `now_ns`.

@@ -50,8 +50,11 @@ impl Mailer {
         let tls = |host: &str| {
             let mut builder = TlsParameters::builder(host.to_string());
             if let Some(pem) = &settings.ca_pem {
-                for certificate in pem_certificates(pem) {
-                    let certificate = Certificate::from_pem(certificate.as_bytes())
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                // A CA file often holds a chain; lettre's Certificate takes one at a time.
+                for der in CertificateDer::pem_slice_iter(pem) {
+                    let der = der.map_err(|e| MailError::Tls(format!("smtp.ca_file: {e}")))?;
+                    let certificate = Certificate::from_der(der.to_vec())
                         .map_err(|e| MailError::Tls(format!("smtp.ca_file: {e}")))?;
                     builder = builder.add_root_certificate(certificate);
                 }
@@ -130,25 +133,6 @@ impl Mailer {
             Err(_) => Err(MailError::Timeout(whole)),
         }
     }
-}
-
-/// Each `-----BEGIN CERTIFICATE-----` block of a PEM file (a CA file often holds a chain;
-/// lettre's `Certificate::from_pem` reads one).
-fn pem_certificates(pem: &[u8]) -> Vec<String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let text = String::from_utf8_lossy(pem);
-    let mut blocks = Vec::new();
-    let mut rest = text.as_ref();
-    while let Some(start) = rest.find(BEGIN) {
-        let Some(len) = rest[start..].find(END) else {
-            break;
-        };
-        let end = start + len + END.len();
-        blocks.push(format!("{}\n", &rest[start..end]));
-        rest = &rest[end..];
-    }
-    blocks
 }
 
 #[cfg(test)]

@@ -98,10 +98,7 @@ async fn list_alerts(
     let query = params.to_query()?;
     let compact = params.compact.unwrap_or(false);
     let store = state.store.clone();
-    let page = tokio::task::spawn_blocking(move || query.run(&store))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let page = super::blocking(move || Ok(query.run(&store)?)).await?;
     Ok(Json(AlertsPage {
         alerts: page
             .alerts
@@ -148,10 +145,7 @@ async fn get_alert(
 ) -> Result<Json<AlertJson>, ApiError> {
     let id: u64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let store = state.store.clone();
-    let alert = tokio::task::spawn_blocking(move || crate::alerts::get(&store, id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let alert = super::blocking(move || Ok(crate::alerts::get(&store, id)?)).await?;
     alert.map(|a| Json(a.to_json())).ok_or(ApiError::NotFound)
 }
 
@@ -468,10 +462,7 @@ async fn create_maintenance(
         created_by: Some(user.name.clone()),
     };
     let alerts = state.alerts.clone();
-    let created = tokio::task::spawn_blocking(move || lock(&alerts).add_maintenance(window))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let created = super::blocking(move || Ok(lock(&alerts).add_maintenance(window)?)).await?;
     tracing::info!(id = %created.id, name = %created.name, by = %user.name, "Maintenance window created.");
     Ok((
         axum::http::StatusCode::CREATED,
@@ -505,10 +496,7 @@ async fn delete_maintenance(
     }
     let alerts = state.alerts.clone();
     let id_for_log = id.clone();
-    let removed = tokio::task::spawn_blocking(move || lock(&alerts).remove_maintenance(&id))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let removed = super::blocking(move || Ok(lock(&alerts).remove_maintenance(&id)?)).await?;
     if removed {
         tracing::info!(id = %id_for_log, by = %user.name, "Maintenance window removed.");
         Ok(axum::http::StatusCode::NO_CONTENT)

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use super::api::{EventJson, nonempty, page_limit};
 use super::roles::Permission;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::accounts::User;
 use crate::alerts::{Alert, AlertQuery};
 use crate::equipment::{EquipmentError, Host, HostPatch, HostQuery, LevelCounts};
@@ -127,15 +127,6 @@ fn with_open_alerts(state: &AppState, hosts: Vec<Host>) -> Vec<HostJson> {
         .zip(counts)
         .map(|(host, open)| HostJson::new(host, open))
         .collect()
-}
-
-/// Runs `work` on the blocking pool (inventory scans, store reads and flushes).
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 fn host_path(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {

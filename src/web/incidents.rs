@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::api::{nonempty, page_limit, parse_cursor};
 use super::roles::{Permission, may_edit_incident};
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::accounts::{Role, User};
 use crate::event::now_ns;
 use crate::incidents::{
@@ -65,15 +65,6 @@ impl From<LifecycleError> for ApiError {
     fn from(error: LifecycleError) -> ApiError {
         IncidentError::from(error).into()
     }
-}
-
-/// Runs `work` on the blocking pool (store reads, flushes, account look-ups).
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 fn incident_id(id: &str) -> Result<u64, ApiError> {

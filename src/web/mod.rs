@@ -195,6 +195,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Runs store or argon2 work on tokio's blocking pool (handlers never block a worker); a
+/// panicked task is an internal error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let metrics_route = if state.metrics_require_token {

@@ -15,7 +15,7 @@ use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::api::nonempty;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 use crate::accounts::User;
 use crate::availability::period::{self, Period};
 use crate::availability::report::{self, ReportScope};
@@ -130,15 +130,6 @@ impl From<AvailabilityError> for ApiError {
             AvailabilityError::Store(error) => ApiError::Internal(error.to_string()),
         }
     }
-}
-
-/// Runs `work` on the blocking pool (outage and alert records are read whole).
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// The availability report of `params`.

@@ -31,17 +31,16 @@ pub struct SystemJson {
 /// `GET /api/v1/system`.
 pub async fn system(State(state): State<AppState>) -> Result<Json<SystemJson>, ApiError> {
     let store = state.store.clone();
-    let (engine_id, boots) = tokio::task::spawn_blocking(move || {
+    let (engine_id, boots) = super::blocking(move || {
         let meta = store.records("snmp_engine")?;
         let engine_id = meta.get("engine_id")?;
         let boots = meta
             .get("engine_boots")?
             .and_then(|b| <[u8; 4]>::try_from(b.as_slice()).ok())
             .map(u32::from_be_bytes);
-        Ok::<_, crate::store::StoreError>((engine_id, boots))
+        Ok((engine_id, boots))
     })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    .await?;
     let now = now_ns();
     Ok(Json(SystemJson {
         version: env!("CARGO_PKG_VERSION"),

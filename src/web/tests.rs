@@ -1301,25 +1301,12 @@ async fn admins_manage_users_and_the_last_admin_stays() {
     assert_eq!(last_admin.status, StatusCode::CONFLICT);
 }
 
-/// A request by the bearer token of `role`.
-async fn call(h: &Harness, role: Role, method: Method, uri: &str, body: Option<Value>) -> Reply {
-    let token = &h.tokens.iter().find(|(r, _)| *r == role).unwrap().1;
-    send(
-        &h.state,
-        with_body(
-            request(method, uri).header(header::AUTHORIZATION, format!("Bearer {token}")),
-            body,
-        ),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     let h = harness();
     let year = crate::incidents::lifecycle::year_of(crate::event::now_ns());
     // Anybody but admins opens one; the reference counts per year and category.
-    let opened = call(
+    let opened = api_as(
         &h,
         Role::Viewer,
         Method::POST,
@@ -1343,7 +1330,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     );
     let id = incident["id"].as_u64().unwrap();
     let uri = |tail: &str| format!("/api/v1/incidents/{id}{tail}");
-    let admin = call(
+    let admin = api_as(
         &h,
         Role::Admin,
         Method::POST,
@@ -1352,7 +1339,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     )
     .await;
     assert_eq!(admin.status, StatusCode::FORBIDDEN);
-    let unknown_follower = call(
+    let unknown_follower = api_as(
         &h,
         Role::Viewer,
         Method::POST,
@@ -1364,9 +1351,9 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
 
     let qualify = |severity: &str| Some(json!({ "severity": severity }));
     // A manager edits the incidents of their categories only.
-    let refused = call(&h, Role::Manager, Method::PATCH, &uri(""), qualify("red")).await;
+    let refused = api_as(&h, Role::Manager, Method::PATCH, &uri(""), qualify("red")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    let set = call(
+    let set = api_as(
         &h,
         Role::Admin,
         Method::PATCH,
@@ -1376,19 +1363,19 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     assert_eq!(set.json()["categories"], json!(["network"]));
-    let done = call(&h, Role::Manager, Method::PATCH, &uri(""), qualify("red")).await;
+    let done = api_as(&h, Role::Manager, Method::PATCH, &uri(""), qualify("red")).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.json()["severity"], "red");
     // On-call people edit those transferred to them; only operators transfer.
     assert_eq!(
-        call(&h, Role::Oncall, Method::PATCH, &uri(""), qualify("green"))
+        api_as(&h, Role::Oncall, Method::PATCH, &uri(""), qualify("green"))
             .await
             .status,
         StatusCode::FORBIDDEN
     );
     let transfer = Some(json!({"to": ["oncall"], "comment": "yours"}));
     assert_eq!(
-        call(
+        api_as(
             &h,
             Role::Manager,
             Method::POST,
@@ -1399,7 +1386,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
         .status,
         StatusCode::FORBIDDEN
     );
-    let moved = call(
+    let moved = api_as(
         &h,
         Role::Operator,
         Method::POST,
@@ -1409,19 +1396,19 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     .await;
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
     assert_eq!(moved.json()["assignees"], json!(["oncall"]));
-    let seen = call(&h, Role::Oncall, Method::GET, &uri(""), None)
+    let seen = api_as(&h, Role::Oncall, Method::GET, &uri(""), None)
         .await
         .json();
     assert_eq!(seen["may_edit"], true);
     assert_eq!(
-        call(&h, Role::Oncall, Method::PATCH, &uri(""), qualify("orange"))
+        api_as(&h, Role::Oncall, Method::PATCH, &uri(""), qualify("orange"))
             .await
             .status,
         StatusCode::OK
     );
     // The opener edits their own, but a viewer does not resolve.
     assert_eq!(
-        call(
+        api_as(
             &h,
             Role::Viewer,
             Method::PATCH,
@@ -1434,7 +1421,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     );
     let line = |text: &str, final_: bool| Some(json!({"text": text, "final": final_}));
     assert_eq!(
-        call(
+        api_as(
             &h,
             Role::Viewer,
             Method::POST,
@@ -1445,7 +1432,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
         .status,
         StatusCode::FORBIDDEN
     );
-    let progress = call(
+    let progress = api_as(
         &h,
         Role::Oncall,
         Method::POST,
@@ -1456,12 +1443,12 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     assert_eq!(progress.json()["state"], "in_progress");
     // Closing: operators only, once resolved.
     assert_eq!(
-        call(&h, Role::Operator, Method::POST, &uri("/close"), None)
+        api_as(&h, Role::Operator, Method::POST, &uri("/close"), None)
             .await
             .status,
         StatusCode::CONFLICT
     );
-    let resolved = call(
+    let resolved = api_as(
         &h,
         Role::Oncall,
         Method::POST,
@@ -1471,7 +1458,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     .await;
     assert_eq!(resolved.json()["state"], "resolved");
     assert_eq!(
-        call(
+        api_as(
             &h,
             Role::Manager,
             Method::POST,
@@ -1482,7 +1469,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
         .status,
         StatusCode::FORBIDDEN
     );
-    let closed = call(
+    let closed = api_as(
         &h,
         Role::Operator,
         Method::POST,
@@ -1496,13 +1483,13 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
         (&json!("closed"), &json!(true))
     );
     assert_eq!(
-        call(&h, Role::Operator, Method::PATCH, &uri(""), qualify("red"))
+        api_as(&h, Role::Operator, Method::PATCH, &uri(""), qualify("red"))
             .await
             .status,
         StatusCode::CONFLICT
     );
     assert_eq!(
-        call(
+        api_as(
             &h,
             Role::Oncall,
             Method::POST,
@@ -1514,7 +1501,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
         StatusCode::CONFLICT
     );
     // Every change is in the history, with who did it.
-    let full = call(&h, Role::Viewer, Method::GET, &uri(""), None)
+    let full = api_as(&h, Role::Viewer, Method::GET, &uri(""), None)
         .await
         .json();
     let history: Vec<(String, String)> = full["history"]
@@ -1549,7 +1536,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     assert_eq!(full["may_edit"], true, "the opener");
 
     // The knowledge base finds it; a new incident on the same host links it.
-    let kb = call(
+    let kb = api_as(
         &h,
         Role::Oncall,
         Method::GET,
@@ -1564,7 +1551,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
             .get("history")
             .is_none_or(|h| h == &json!([]))
     );
-    let other = call(
+    let other = api_as(
         &h,
         Role::Operator,
         Method::POST,
@@ -1574,7 +1561,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     .await
     .json();
     assert_eq!(other["reference"], format!("{year}/GENERAL/1"));
-    let related = call(
+    let related = api_as(
         &h,
         Role::Viewer,
         Method::GET,
@@ -1584,7 +1571,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     .await
     .json();
     assert_eq!(related["incidents"][0]["id"], id);
-    let listed = call(
+    let listed = api_as(
         &h,
         Role::Viewer,
         Method::GET,
@@ -1596,7 +1583,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     assert_eq!(listed["incidents"].as_array().unwrap().len(), 1);
 
     // Export and PDF.
-    let csv = call(
+    let csv = api_as(
         &h,
         Role::Viewer,
         Method::GET,
@@ -1613,7 +1600,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     );
     assert_eq!(csv.body.lines().count(), 3, "{}", csv.body);
     assert!(csv.body.contains(&format!("{year}/NETWORK/1")));
-    let json_export = call(
+    let json_export = api_as(
         &h,
         Role::Viewer,
         Method::GET,
@@ -1623,7 +1610,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
     .await;
     assert_eq!(json_export.json().as_array().unwrap().len(), 2);
     assert_eq!(
-        call(
+        api_as(
             &h,
             Role::Viewer,
             Method::GET,
@@ -1634,7 +1621,7 @@ async fn incidents_follow_the_lifecycle_and_the_edit_rule_per_role() {
         .status,
         StatusCode::BAD_REQUEST
     );
-    let pdf = call(&h, Role::Viewer, Method::GET, &uri("/pdf"), None).await;
+    let pdf = api_as(&h, Role::Viewer, Method::GET, &uri("/pdf"), None).await;
     assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
     assert!(pdf.body.starts_with("%PDF-"));
 }
@@ -1662,10 +1649,10 @@ async fn operators_open_incidents_from_alerts_prefilled() {
     };
     let body = Some(json!({ "alert_id": alert_id }));
     for role in [Role::Viewer, Role::Manager, Role::Oncall] {
-        let refused = call(&h, role, Method::POST, "/api/v1/incidents", body.clone()).await;
+        let refused = api_as(&h, role, Method::POST, "/api/v1/incidents", body.clone()).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{role:?}");
     }
-    let opened = call(&h, Role::Operator, Method::POST, "/api/v1/incidents", body).await;
+    let opened = api_as(&h, Role::Operator, Method::POST, "/api/v1/incidents", body).await;
     assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
     let i = opened.json();
     assert_eq!(
@@ -1683,7 +1670,7 @@ async fn operators_open_incidents_from_alerts_prefilled() {
             .unwrap()
             .contains("Disk full on db1")
     );
-    let missing = call(
+    let missing = api_as(
         &h,
         Role::Operator,
         Method::POST,

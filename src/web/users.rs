@@ -95,10 +95,7 @@ fn account_error(error: AccountError) -> ApiError {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AccountError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(account_error)
+    super::blocking(move || work().map_err(account_error)).await
 }
 
 async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserJson>>, ApiError> {
