@@ -183,6 +183,19 @@ impl Instance {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.try_send_as(token, method, path, body)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// Like [`Instance::send_as`], but a failed connection (a killed instance) is an error
+    /// instead of a panic; a body that is not JSON reads as `null`.
+    pub fn try_send_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value), reqwest::Error> {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = self
             .client
@@ -191,9 +204,9 @@ impl Instance {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let resp = request.send().unwrap();
+        let resp = request.send()?;
         let status = resp.status().as_u16();
-        (status, resp.json().unwrap_or(Value::Null))
+        Ok((status, resp.json().unwrap_or(Value::Null)))
     }
 
     /// The alerts matching `query` (first page, newest first).
@@ -224,6 +237,11 @@ impl Instance {
     pub fn get_text(&self, path: &str) -> (u16, String) {
         let resp = self.client.get(self.url(path)).send().unwrap();
         (resp.status().as_u16(), resp.text().unwrap())
+    }
+
+    /// GET without authentication; a failed connection is an error instead of a panic.
+    pub fn client_get_text(&self, path: &str) -> Result<String, reqwest::Error> {
+        self.client.get(self.url(path)).send()?.text()
     }
 
     /// The `/metrics` text.
@@ -309,6 +327,17 @@ impl Instance {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL (no chance to flush) and reap; returns the data directory and token, to start
+    /// another instance on what the dead one left behind.
+    pub fn kill(mut self) -> (tempfile::TempDir, String) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (dir, self.token.clone())
     }
 
     /// Stops this instance and starts another on the same data directory.

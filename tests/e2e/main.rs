@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod crash;
 mod equipment;
 mod harness;
 mod incidents;
