@@ -10,6 +10,7 @@ mod incidents;
 mod lifecycle;
 mod metrics;
 mod notify;
+mod overload;
 mod reports;
 mod rules;
 mod sources;
