@@ -7,7 +7,8 @@
 #   headless Chromium and its WebDriver (chromium, chromium-driver) for the console's tests,
 #   a real SMTP server for the notification tests (python3-aiosmtpd, run with Debian's python3),
 #   systemd-analyze (systemd) to check the unit file,
-#   pdftotext (poppler-utils) to read back the incident PDFs.
+#   pdftotext (poppler-utils) to read back the incident PDFs,
+#   dpkg-deb and dpkg (Debian's own) plus cargo-deb (from crates.io) for the package test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +26,11 @@ if ((${#need[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The .deb test (tests/e2e/deb.rs) builds the package with cargo-deb, pinned: its options change.
+if ! cargo deb --version 2>/dev/null | grep -q "^cargo-deb 3.8.0"; then
+  echo "tests/run.sh: installing cargo-deb 3.8.0" >&2
+  cargo install --quiet --locked cargo-deb --version 3.8.0
 fi
 # logger --octet-count and --sd-id need util-linux >= 2.26.
 logger --help | grep -q -- --octet-count || { echo "logger is too old (need util-linux >= 2.26)" >&2; exit 1; }

@@ -12,8 +12,8 @@
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -94,8 +94,16 @@ fn sigkill_under_load_loses_nothing_acknowledged_twenty_times() {
     assert!(!promised.acked_alerts.is_empty(), "no alert was acked");
     assert!(!promised.incidents.is_empty(), "no incident was opened");
     assert!(!promised.users.is_empty(), "no user was added");
-    assert!(!promised.notifications.is_empty(), "no notification was queued");
-    assert_eq!(tl.stop(), 0, "graceful stop after 20 crashes:\n{}", tl.log());
+    assert!(
+        !promised.notifications.is_empty(),
+        "no notification was queued"
+    );
+    assert_eq!(
+        tl.stop(),
+        0,
+        "graceful stop after 20 crashes:\n{}",
+        tl.log()
+    );
 }
 
 /// Writes the rules and config into `dir`; returns the extra `run` arguments.
@@ -303,5 +311,9 @@ fn check_events(tl: &Instance, round: usize, (counted, sent): (f64, u64)) {
 }
 
 fn seq_of(event: &Value) -> Option<u64> {
-    event["message"].as_str()?.strip_prefix("seq ")?.parse().ok()
+    event["message"]
+        .as_str()?
+        .strip_prefix("seq ")?
+        .parse()
+        .ok()
 }

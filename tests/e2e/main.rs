@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod crash;
+mod deb;
 mod equipment;
 mod harness;
 mod incidents;

@@ -114,3 +114,78 @@ fn datagrams_the_kernel_dropped_are_counted_and_the_books_balance() {
     assert_eq!(stored, received(&text), "everything read is stored");
     assert_eq!(tl.metric_sum("trapline_events_dropped_total", ""), 0.0);
 }
+
+/// The packaged Prometheus alert rules load and pass their unit tests in `promtool`, and they
+/// and the Grafana dashboard name only metrics trapline registers (a renamed metric would
+/// silently blank a panel or never fire an alert).
+#[test]
+fn packaged_alert_rules_and_dashboard_name_real_metrics() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let packaging = root.join("packaging");
+    for args in [
+        &["check", "rules", "prometheus-alerts.yml"][..],
+        &["test", "rules", "prometheus-alerts.test.yml"][..],
+    ] {
+        let out = Command::new("promtool")
+            .args(args)
+            .current_dir(&packaging)
+            .output()
+            .expect("promtool (Debian package prometheus) is installed");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let registered = metric_names_in_sources(&root.join("src"));
+    assert!(registered.contains("trapline_events_stored_total"));
+    for file in ["prometheus-alerts.yml", "grafana-dashboard.json"] {
+        let text = std::fs::read_to_string(packaging.join(file)).unwrap();
+        let used = metric_names(&text);
+        assert!(used.len() > 5, "{file} names only {used:?}");
+        for name in used {
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| registered.contains(*base))
+                .unwrap_or(&name);
+            assert!(
+                registered.contains(base),
+                "{file} uses {name}, which trapline does not register"
+            );
+        }
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(packaging.join("grafana-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(dashboard["panels"].as_array().unwrap().len() > 10);
+}
+
+/// Every `trapline_…` word in `text`.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| word.starts_with("trapline_") && word.len() > "trapline_".len())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The `"trapline_…"` string literals in the Rust sources under `dir`: the registered names.
+fn metric_names_in_sources(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            names.extend(metric_names_in_sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for literal in text.split('"').skip(1).step_by(2) {
+                if literal.starts_with("trapline_") && !literal.contains(' ') {
+                    names.insert(literal.to_string());
+                }
+            }
+        }
+    }
+    names
+}

@@ -52,11 +52,13 @@ fn an_overload_is_counted_memory_stays_bounded_and_tcp_senders_are_slowed_not_dr
     let received = metric_sum(&text, "trapline_datagrams_received_total", "");
     let stored = metric_sum(&text, "trapline_events_stored_total", "");
     let dropped = metric_sum(&text, "trapline_events_dropped_total", "");
-    let refused = metric_sum(&text, "trapline_traps_refused_total", "");
+    let refused = metric_sum(&text, "trapline_traps_refused_total", "")
+        + metric_sum(&text, "trapline_rule_drops_total", "");
     assert_eq!(
         received,
         stored + dropped + refused,
-        "the books balance: received {received} = stored {stored} + dropped {dropped} + refused {refused}"
+        "the books balance: received {received} = stored {stored} + dropped {dropped} \
+         + refused by community or dropped by rules {refused}"
     );
     assert!(
         metric_sum(&text, "trapline_events_dropped_total", "queue_full") > 0.0,
@@ -145,9 +147,12 @@ fn settled_metrics(tl: &Instance) -> String {
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let text = tl.metrics();
-        let moving = ["trapline_datagrams_received_total", "trapline_events_stored_total"]
-            .iter()
-            .any(|name| metric_sum(&text, name, "") != metric_sum(&last, name, ""));
+        let moving = [
+            "trapline_datagrams_received_total",
+            "trapline_events_stored_total",
+        ]
+        .iter()
+        .any(|name| metric_sum(&text, name, "") != metric_sum(&last, name, ""));
         let queued = metric_sum(&text, "trapline_ingest_queue_depth", "");
         if !moving && queued == 0.0 {
             return text;
