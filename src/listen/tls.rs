@@ -11,8 +11,8 @@
 //!
 //! The certificate comes from `crate::tls::CertResolver` (so SIGHUP renews it for new
 //! connections); client certificates, when `client_ca` is set, are checked by rustls' WebPKI
-//! verifier against that bundle. This module does not read files or know config keys beyond
-//! what [`SyslogTlsServer::load`] is given.
+//! verifier against that bundle. The files are read by `crate::tls`, once, through
+//! [`SyslogTlsServer::load`] before the listener binds; the socket side reads none.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
