@@ -1,8 +1,8 @@
 //! Wires the pipeline for `trapline run`: opens the store, starts the store writer, the
 //! listeners, retention and the HTTP server, and stops them in the right order.
 //!
-//! Start-up order: the web port's certificate, if any (a config error, before anything opens)
-//! → store (fails fast on a locked or corrupt store) → accounts (first-start admin) → alert
+//! Start-up order: the certificates of the web port and the syslog TLS listener, if any (a
+//! config error, before anything opens) → store (fails fast on a locked or corrupt store) → accounts (first-start admin) → alert
 //! engine → notifier and outage recorder (both observe the engine) → writer thread →
 //! listeners → HTTP → ready.
 //! Stop order is the reverse of the data flow: listeners stop reading, the queue drains into
@@ -60,7 +60,7 @@ pub enum AppError {
     #[error("rules refused:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Rules(Vec<crate::rules::LoadError>),
     #[error(transparent)]
-    Tls(#[from] web::tls::TlsError),
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot bind HTTP on {addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -110,7 +110,12 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let tls = settings
         .http_tls
         .as_ref()
-        .map(web::tls::CertResolver::load)
+        .map(crate::tls::CertResolver::load)
+        .transpose()?;
+    let syslog_tls = settings
+        .syslog_tls
+        .as_ref()
+        .map(listen::SyslogTlsServer::load)
         .transpose()?;
     let store = open_store(
         &settings.data_dir,
@@ -173,7 +178,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         Some(_) => Some(trap_engine(&store, &settings)?),
         None => None,
     };
-    let listeners = Listeners::start(&settings, ingest.clone(), traps).await?;
+    let listeners = Listeners::start(&settings, ingest.clone(), traps, syslog_tls.as_ref()).await?;
     drop(ingest); // the listeners hold the only senders now: when they stop, the queue closes.
     for (kind, addr) in listeners.bound() {
         info!("listening kind={kind} addr={addr}");
@@ -205,7 +210,11 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     crate::sd_notify::notify("READY=1");
     info!("trapline is ready.");
 
-    wait_for_signal(&mut signals, reloader.as_ref(), tls.as_deref()).await;
+    let certificates = Certificates {
+        http: tls.clone(),
+        syslog: syslog_tls.map(|server| server.certificate),
+    };
+    wait_for_signal(&mut signals, reloader.as_ref(), &certificates).await;
     info!("Stopping: closing listeners, draining the queue, flushing the store.");
     crate::sd_notify::notify("STOPPING=1");
     if let Some(reloader) = reloader {
@@ -235,21 +244,19 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
 async fn serve_http(
     addr: SocketAddr,
     state: AppState,
-    tls: Option<&Arc<web::tls::CertResolver>>,
+    tls: Option<&Arc<crate::tls::CertResolver>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>), AppError> {
     let served = match tls {
         Some(tls) => {
             let state = state.with_secure_cookies()?;
-            web::serve_tls(addr, state, tls.server_config(), shutdown).await
+            web::serve_tls(addr, state, web::tls::https_config(tls), shutdown).await
         }
         None => web::serve(addr, state, shutdown).await,
     };
     served.map_err(|source| AppError::Http { addr, source })
 }
 
-/// Waits for SIGTERM or SIGINT; SIGHUP in the meantime reloads the rules and the web port's
-/// certificate.
 /// The signals trapline acts on, installed before it reports ready: a SIGTERM that comes
 /// right after `/readyz` (or systemd's `READY=1`) must mean a graceful stop, not the default
 /// action's immediate death.
@@ -270,10 +277,18 @@ impl Signals {
     }
 }
 
+/// The certificates SIGHUP reads again.
+struct Certificates {
+    http: Option<Arc<crate::tls::CertResolver>>,
+    syslog: Option<Arc<crate::tls::CertResolver>>,
+}
+
+/// Waits for SIGTERM or SIGINT; SIGHUP in the meantime reloads the rules and the TLS
+/// certificates.
 async fn wait_for_signal(
     signals: &mut Signals,
     reloader: Option<&Reloader>,
-    tls: Option<&web::tls::CertResolver>,
+    certificates: &Certificates,
 ) {
     loop {
         tokio::select! {
@@ -284,20 +299,24 @@ async fn wait_for_signal(
                     Some(reloader) => { info!("SIGHUP received: reloading the rules."); reloader.request(); }
                     None => info!("SIGHUP received; the built-in rule pack is in use, nothing to reload."),
                 }
-                if let Some(tls) = tls {
-                    reload_certificate(tls);
+                if let Some(http) = &certificates.http {
+                    reload_certificate(http, "the web port's");
+                }
+                if let Some(syslog) = &certificates.syslog {
+                    reload_certificate(syslog, "the syslog TLS listener's");
                 }
             }
         }
     }
 }
 
-/// Reads the web port's certificate and key again (SIGHUP); on error the current one stays.
-fn reload_certificate(tls: &web::tls::CertResolver) {
+/// Reads a certificate and key again (SIGHUP); on error the current one stays. `whose` names
+/// the listener in the log line ("the web port's").
+fn reload_certificate(tls: &crate::tls::CertResolver, whose: &str) {
     match tls.reload() {
-        Ok(()) => info!("Reloaded the web port's TLS certificate."),
+        Ok(()) => info!("Reloaded {whose} TLS certificate."),
         Err(error) => {
-            warn!(%error, "Kept the current TLS certificate: the new one cannot be used.")
+            warn!(%error, "Kept {whose} current TLS certificate: the new one cannot be used.")
         }
     }
 }
@@ -410,6 +429,7 @@ impl Listeners {
         settings: &Settings,
         ingest: Arc<Ingest>,
         traps: Option<TrapEngine>,
+        syslog_tls: Option<&listen::SyslogTlsServer>,
     ) -> Result<Listeners, listen::ListenError> {
         let (tcp_stop, tcp_stop_rx) = tokio::sync::watch::channel(false);
         let mut listeners = Listeners {
@@ -442,9 +462,21 @@ impl Listeners {
             listeners.udp_threads.push(handle.thread);
         }
         if let Some(addr) = settings.syslog_tcp {
-            let (bound, task) =
-                listen::bind_tcp_syslog(addr, &settings.ingest, ingest, tcp_stop_rx).await?;
+            let (bound, task) = listen::bind_tcp_syslog(
+                addr,
+                &settings.ingest,
+                ingest.clone(),
+                tcp_stop_rx.clone(),
+            )
+            .await?;
             listeners.bound.push(("syslog-tcp", bound));
+            listeners.tcp_tasks.push(task);
+        }
+        if let (Some(tls), Some(server)) = (&settings.syslog_tls, syslog_tls) {
+            let (bound, task) =
+                listen::bind_tls_syslog(tls.addr, server, &settings.ingest, ingest, tcp_stop_rx)
+                    .await?;
+            listeners.bound.push(("syslog-tls", bound));
             listeners.tcp_tasks.push(task);
         }
         Ok(listeners)

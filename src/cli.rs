@@ -86,6 +86,10 @@ pub struct RunArgs {
     /// Syslog TCP listen address (empty string disables).
     #[arg(long, env = "TRAPLINE_SYSLOG_TCP", value_name = "ADDR")]
     pub syslog_tcp: Option<String>,
+    /// Syslog over TLS (RFC 5425) listen address; needs `[syslog_tls]` cert and key in the
+    /// config (empty string disables; off by default).
+    #[arg(long, env = "TRAPLINE_SYSLOG_TLS", value_name = "ADDR")]
+    pub syslog_tls: Option<String>,
     /// SNMP trap UDP listen address (empty string disables).
     #[arg(long, env = "TRAPLINE_TRAP_UDP", value_name = "ADDR")]
     pub trap_udp: Option<String>,

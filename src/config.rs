@@ -54,6 +54,8 @@ pub struct ConfigFile {
     pub ingest: IngestSection,
     #[serde(default)]
     pub http: HttpSection,
+    /// The syslog TLS listener's certificate and client authentication (`listen.syslog_tls`).
+    pub syslog_tls: Option<SyslogTlsSection>,
     /// Per-sender settings, matched by the sender's address (longest prefix wins).
     #[serde(default)]
     pub source: Vec<SourceSection>,
@@ -72,8 +74,28 @@ pub struct ConfigFile {
 pub struct ListenSection {
     pub syslog_udp: Option<String>,
     pub syslog_tcp: Option<String>,
+    /// Syslog over TLS (RFC 5425); needs `[syslog_tls]` `cert` and `key`. Off by default.
+    pub syslog_tls: Option<String>,
     pub trap_udp: Option<String>,
     pub http: Option<String>,
+}
+
+/// `[syslog_tls]`: the certificate of the syslog TLS listener and whether senders must show
+/// one. Devices and relays (rsyslog, syslog-ng) authenticate the appliance by this certificate;
+/// with `client_ca` the appliance can authenticate them in turn.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogTlsSection {
+    /// PEM certificate chain, leaf first.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `cert`.
+    pub key: Option<PathBuf>,
+    /// PEM bundle of the CA(s) that sign senders' certificates. A sender that presents a
+    /// certificate must then present one signed by them.
+    pub client_ca: Option<PathBuf>,
+    /// Refuse senders without a certificate (needs `client_ca`); default false: a sender may
+    /// connect anonymously.
+    pub require_client_cert: Option<bool>,
 }
 
 /// `[retention]`: how long and how much to keep.
@@ -135,12 +157,47 @@ pub struct HttpSection {
     pub tls_key: Option<PathBuf>,
 }
 
-/// The certificate and key files of the web port's TLS (`[http] tls_cert`, `tls_key`). Only
-/// the paths: `web::tls` reads and checks the files, at start-up and on SIGHUP.
+/// The certificate and key files of a TLS listener (`[http] tls_cert`/`tls_key`, `[syslog_tls]`
+/// `cert`/`key`). Only the paths: `crate::tls` reads and checks the files, at start-up and on
+/// SIGHUP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The config keys the paths came from, so that every error names what the operator wrote.
+    pub keys: TlsKeys,
+}
+
+/// The names of the two config keys of a [`TlsFiles`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsKeys {
+    pub cert: &'static str,
+    pub key: &'static str,
+}
+
+impl TlsKeys {
+    /// `[http] tls_cert`, `tls_key`.
+    pub const HTTP: TlsKeys = TlsKeys {
+        cert: "http.tls_cert",
+        key: "http.tls_key",
+    };
+    /// `[syslog_tls] cert`, `key`.
+    pub const SYSLOG: TlsKeys = TlsKeys {
+        cert: "syslog_tls.cert",
+        key: "syslog_tls.key",
+    };
+}
+
+/// The syslog TLS listener, validated: where it binds, its certificate, whose client
+/// certificates it accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogTlsSettings {
+    pub addr: SocketAddr,
+    pub files: TlsFiles,
+    /// PEM bundle of the CAs of senders' certificates; `None`: no client certificates asked for.
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: a sender without a certificate is refused.
+    pub require_client_cert: bool,
 }
 
 /// Which host name to believe for events from a source.
@@ -362,6 +419,7 @@ pub struct Overrides {
     pub data: Option<PathBuf>,
     pub syslog_udp: Option<String>,
     pub syslog_tcp: Option<String>,
+    pub syslog_tls: Option<String>,
     pub trap_udp: Option<String>,
     pub http: Option<String>,
     pub rules: Option<PathBuf>,
@@ -375,6 +433,8 @@ pub struct Settings {
     pub mib_dirs: Vec<PathBuf>,
     pub syslog_udp: Option<SocketAddr>,
     pub syslog_tcp: Option<SocketAddr>,
+    /// Syslog over TLS when set (`listen.syslog_tls` with `[syslog_tls]`).
+    pub syslog_tls: Option<SyslogTlsSettings>,
     pub trap_udp: Option<SocketAddr>,
     pub http: SocketAddr,
     /// HTTPS on the web port when set; plain HTTP otherwise.
@@ -592,6 +652,12 @@ impl Settings {
             &l.syslog_tcp,
             &d.syslog_tcp,
         )?;
+        let syslog_tls_addr = listen(
+            "syslog_tls",
+            &overrides.syslog_tls,
+            &l.syslog_tls,
+            &d.syslog_tls,
+        )?;
         let trap_udp = listen("trap_udp", &overrides.trap_udp, &l.trap_udp, &d.trap_udp)?;
         let http = listen("http", &overrides.http, &l.http, &d.http)?
             .ok_or_else(|| invalid("listen.http: the HTTP listener cannot be disabled".into()))?;
@@ -605,6 +671,8 @@ impl Settings {
         let rules_dir = overrides.rules.clone().or(file.rules);
 
         let http_tls = build_tls(&file.http).map_err(invalid)?;
+        let syslog_tls =
+            build_syslog_tls(syslog_tls_addr, file.syslog_tls.as_ref()).map_err(invalid)?;
         let retention = build_retention(&file.retention, &defaults.retention).map_err(invalid)?;
         let ingest = build_ingest(&file.ingest, &defaults.ingest).map_err(invalid)?;
         let sources = file
@@ -624,6 +692,7 @@ impl Settings {
             },
             syslog_udp,
             syslog_tcp,
+            syslog_tls,
             trap_udp,
             http,
             http_tls,
@@ -649,7 +718,11 @@ impl Settings {
 fn build_tls(http: &HttpSection) -> Result<Option<TlsFiles>, String> {
     let nonempty = |path: &Option<PathBuf>| path.clone().filter(|p| !p.as_os_str().is_empty());
     match (nonempty(&http.tls_cert), nonempty(&http.tls_key)) {
-        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+            cert,
+            key,
+            keys: TlsKeys::HTTP,
+        })),
         (None, None) => Ok(None),
         (Some(_), None) => {
             Err("http.tls_cert is set but http.tls_key is not: give both or neither".into())
@@ -657,6 +730,57 @@ fn build_tls(http: &HttpSection) -> Result<Option<TlsFiles>, String> {
         (None, Some(_)) => {
             Err("http.tls_key is set but http.tls_cert is not: give both or neither".into())
         }
+    }
+}
+
+/// `listen.syslog_tls` with `[syslog_tls]`. The table is checked even when the listener is off
+/// (a flag may turn it on); a listener without a certificate, or a required client
+/// certificate without a CA to check it against, is an error rather than a silent downgrade.
+fn build_syslog_tls(
+    addr: Option<SocketAddr>,
+    section: Option<&SyslogTlsSection>,
+) -> Result<Option<SyslogTlsSettings>, String> {
+    let nonempty = |path: &Option<PathBuf>| path.clone().filter(|p| !p.as_os_str().is_empty());
+    let section = section.map(|s| -> Result<_, String> {
+        let files = match (nonempty(&s.cert), nonempty(&s.key)) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert,
+                key,
+                keys: TlsKeys::SYSLOG,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err("syslog_tls.cert is set but syslog_tls.key is not: give both".into());
+            }
+            (None, Some(_)) => {
+                return Err("syslog_tls.key is set but syslog_tls.cert is not: give both".into());
+            }
+        };
+        let client_ca = nonempty(&s.client_ca);
+        let require_client_cert = s.require_client_cert.unwrap_or(false);
+        if require_client_cert && client_ca.is_none() {
+            return Err(
+                "syslog_tls.require_client_cert = true needs syslog_tls.client_ca (the CA that signs the senders' certificates)"
+                    .into(),
+            );
+        }
+        Ok((files, client_ca, require_client_cert))
+    });
+    let section = section.transpose()?;
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    match section {
+        Some((Some(files), client_ca, require_client_cert)) => Ok(Some(SyslogTlsSettings {
+            addr,
+            files,
+            client_ca,
+            require_client_cert,
+        })),
+        _ => Err(
+            "listen.syslog_tls is set but [syslog_tls] has no cert and key: the TLS listener needs a certificate"
+                .into(),
+        ),
     }
 }
 
@@ -1118,7 +1242,8 @@ trust_host = "sender"
             s.http_tls,
             Some(TlsFiles {
                 cert: "/etc/t/cert.pem".into(),
-                key: "/etc/t/key.pem".into()
+                key: "/etc/t/key.pem".into(),
+                keys: TlsKeys::HTTP,
             })
         );
         let err = settings("[http]\ntls_cert = \"/etc/t/cert.pem\"\n")
@@ -1139,6 +1264,82 @@ trust_host = "sender"
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("test.toml:2:1: "), "{err}");
+    }
+
+    #[test]
+    fn syslog_tls_is_off_by_default_and_needs_a_certificate_when_on() {
+        assert_eq!(settings("").unwrap().syslog_tls, None);
+        let table = "[syslog_tls]\ncert = \"/t/c.pem\"\nkey = \"/t/k.pem\"\n";
+        // A table alone does not start a listener.
+        assert_eq!(settings(table).unwrap().syslog_tls, None);
+        let on = format!("[listen]\nsyslog_tls = \":6514\"\n{table}");
+        assert_eq!(
+            settings(&on).unwrap().syslog_tls,
+            Some(SyslogTlsSettings {
+                addr: "0.0.0.0:6514".parse().unwrap(),
+                files: TlsFiles {
+                    cert: "/t/c.pem".into(),
+                    key: "/t/k.pem".into(),
+                    keys: TlsKeys::SYSLOG,
+                },
+                client_ca: None,
+                require_client_cert: false,
+            })
+        );
+        let err = |text: &str| settings(text).unwrap_err().to_string();
+        assert_eq!(
+            err("[listen]\nsyslog_tls = \"127.0.0.1:6514\"\n"),
+            "test.toml: listen.syslog_tls is set but [syslog_tls] has no cert and key: the TLS listener needs a certificate"
+        );
+        assert!(
+            err("[syslog_tls]\ncert = \"c.pem\"\n").contains("syslog_tls.key is not"),
+            "a half pair is an error even with the listener off"
+        );
+        assert!(
+            err("[listen]\nsyslog_tls = \"6514\"\n")
+                .contains("listen.syslog_tls: bad listen address")
+        );
+        assert!(err("[syslog_tls]\ncerts = \"c.pem\"\n").starts_with("test.toml:2:1: "));
+    }
+
+    #[test]
+    fn syslog_tls_client_certificates_need_a_ca_to_be_required() {
+        let base =
+            "[listen]\nsyslog_tls = \"127.0.0.1:0\"\n[syslog_tls]\ncert = \"c\"\nkey = \"k\"\n";
+        let with = |extra: &str| settings(&format!("{base}{extra}"));
+        let optional = with("client_ca = \"ca.pem\"\n")
+            .unwrap()
+            .syslog_tls
+            .unwrap();
+        assert_eq!(optional.client_ca, Some(PathBuf::from("ca.pem")));
+        assert!(!optional.require_client_cert);
+        let required = with("client_ca = \"ca.pem\"\nrequire_client_cert = true\n")
+            .unwrap()
+            .syslog_tls
+            .unwrap();
+        assert!(required.require_client_cert);
+        let err = with("require_client_cert = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("syslog_tls.require_client_cert = true needs syslog_tls.client_ca"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_syslog_tls_flag_wins_over_the_file() {
+        let file = parse_config(
+            "t",
+            "[listen]\nsyslog_tls = \"\"\n[syslog_tls]\ncert = \"c\"\nkey = \"k\"\n",
+        )
+        .unwrap();
+        let over = Overrides {
+            syslog_tls: Some("127.0.0.1:0".into()),
+            ..Default::default()
+        };
+        let s = Settings::build("t", file, &over).unwrap();
+        assert_eq!(s.syslog_tls.unwrap().addr, "127.0.0.1:0".parse().unwrap());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod equipment; // hosts seen (sightings, from the writer) and described (det
 pub mod event; // the normalized Event every stage shares
 pub mod incidents; // incident tickets: lifecycle, references, knowledge base, export, PDF, archive
 pub mod ingest; // the bounded queue between listeners and the store writer
-pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing)
+pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing), TLS (RFC 5425)
 pub mod metrics; // every Prometheus metric, in one place
 pub mod mib; // pure MIB parser and OID translator: SMI text -> names, syntaxes, enumerations
 pub mod normalize; // parsed fields + peer + source settings -> Event with a level
@@ -27,4 +27,5 @@ pub mod rules; // rule files compiled into a RuleSet: conditions, templates, pre
 pub mod sd_notify; // READY=1 / STOPPING=1 to systemd (Type=notify)
 pub mod snmp; // pure SNMP trap/inform engine: v1/v2c/v3 USM bytes -> DecodedTrap or Refusal (+ Response/Report)
 pub mod store; // the only module that knows sled: event blocks, indexes, accounts, retention
+pub mod tls; // certificates and keys of the TLS servers (web port, syslog), rustls on ring
 pub mod web; // axum: health, metrics, JSON API, login and sessions, roles; the only module that knows HTTP

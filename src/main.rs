@@ -64,6 +64,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         data: args.data.clone(),
         syslog_udp: args.syslog_udp.clone(),
         syslog_tcp: args.syslog_tcp.clone(),
+        syslog_tls: args.syslog_tls.clone(),
         trap_udp: args.trap_udp.clone(),
         http: args.http.clone(),
         rules: args.rules.clone(),
@@ -116,19 +117,24 @@ fn check_snmp(settings: &Settings) -> bool {
     ok
 }
 
-/// Reads the web port's certificate and key (`[http] tls_cert`, `tls_key`) as `run` would;
-/// prints the problem and returns false if they cannot be used.
+/// Reads the certificates and keys (`[http] tls_cert`, `tls_key`; `[syslog_tls]` when its
+/// listener is on, with `client_ca`) as `run` would; prints each problem and returns false if
+/// any cannot be used.
 fn check_tls(settings: &Settings) -> bool {
-    let Some(files) = &settings.http_tls else {
-        return true;
-    };
-    match trapline::web::tls::load_certified_key(files) {
-        Ok(_) => true,
-        Err(error) => {
-            println!("{error}");
-            false
-        }
+    let mut ok = true;
+    if let Some(files) = &settings.http_tls
+        && let Err(error) = trapline::tls::load_certified_key(files)
+    {
+        println!("{error}");
+        ok = false;
     }
+    if let Some(syslog_tls) = &settings.syslog_tls
+        && let Err(error) = trapline::listen::SyslogTlsServer::load(syslog_tls)
+    {
+        println!("{error}");
+        ok = false;
+    }
+    ok
 }
 
 /// Compiles every rule file of `dir`; prints `ok` or one `file:line:col: message` per error.

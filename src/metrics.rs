@@ -69,6 +69,9 @@ pub struct Metrics {
     pub tcp_connections_refused: IntCounter,
     /// `trapline_tcp_frames_oversized_total`: frames cut at the maximum frame size.
     pub tcp_frames_oversized: IntCounter,
+    /// `trapline_tls_handshake_failures_total{listener}` (syslog-tls | http): TLS handshakes
+    /// that failed or timed out (no or a bad client certificate, plain text to a TLS port).
+    pub tls_handshake_failures: IntCounterVec,
     /// `trapline_udp_receive_buffer_bytes{listener}`: the SO_RCVBUF the kernel actually granted.
     pub udp_receive_buffer_bytes: IntGaugeVec,
     /// `trapline_udp_kernel_drops_total{listener}`: datagrams the kernel dropped on trapline's
@@ -256,17 +259,23 @@ impl Metrics {
             tcp_connections_open: gauge(
                 &r,
                 "trapline_tcp_connections_open",
-                "Open syslog TCP connections.",
+                "Open syslog TCP connections (plain and TLS).",
             ),
             tcp_connections_refused: counter(
                 &r,
                 "trapline_tcp_connections_refused_total",
-                "Syslog TCP connections closed at once because the connection limit was reached.",
+                "Syslog TCP connections (plain and TLS) closed at once because the connection limit was reached.",
             ),
             tcp_frames_oversized: counter(
                 &r,
                 "trapline_tcp_frames_oversized_total",
                 "TCP frames longer than the maximum frame size (truncated).",
+            ),
+            tls_handshake_failures: counter_vec(
+                &r,
+                "trapline_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out.",
+                &["listener"],
             ),
             udp_receive_buffer_bytes: gauge_vec(
                 &r,
@@ -360,6 +369,9 @@ impl Metrics {
             ] {
                 self.notifications.with_label_values(&[channel, outcome]);
             }
+        }
+        for listener in ["syslog-tls", "http"] {
+            self.tls_handshake_failures.with_label_values(&[listener]);
         }
         for reason in ["queue_full", "store_error"] {
             self.events_dropped.with_label_values(&[reason]);

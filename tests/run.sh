@@ -8,6 +8,7 @@
 #   a real SMTP server for the notification tests (python3-aiosmtpd, run with Debian's python3),
 #   systemd-analyze (systemd) to check the unit file,
 #   pdftotext (poppler-utils) to read back the incident PDFs,
+#   a real rsyslog relay for the forwarder tests (rsyslog; rsyslog-gnutls for its TLS driver),
 #   dpkg-deb and dpkg (Debian's own) plus cargo-deb (from crates.io) for the package test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+[ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null || need+=(rsyslog)
+compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need+=(rsyslog-gnutls)
 if ((${#need[@]})); then
   echo "tests/run.sh: installing ${need[*]}" >&2
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -7,6 +7,8 @@
 //!   with [`framing`] and handing each read's frames over with
 //!   [`Ingest::submit`](crate::ingest::Ingest::submit), which waits and so pushes back on the
 //!   sender.
+//! - [`tls`]: syslog over TLS (RFC 5425): the same accept loop and connection code as `tcp`,
+//!   with a TLS handshake (bounded in time, failures counted) before the first read.
 //! - [`framing`]: RFC 6587 octet-counting and non-transparent framing, pure and I/O-free.
 //!
 //! This module does not parse syslog (that is `decode`/`normalize`, reached through
@@ -17,6 +19,7 @@ pub mod framing;
 pub mod kernel_drops;
 pub mod storm;
 pub mod tcp;
+pub mod tls;
 pub mod trap;
 pub mod udp;
 
@@ -25,6 +28,7 @@ use std::time::{Duration, Instant};
 
 pub use framing::{Frame, FrameDecoder};
 pub use tcp::bind_tcp_syslog;
+pub use tls::{SyslogTlsServer, bind_tls_syslog};
 pub use trap::spawn_udp_trap;
 pub use udp::{DatagramHandler, UdpListenerHandle, spawn_udp, spawn_udp_syslog};
 

@@ -1,4 +1,5 @@
-//! The syslog TCP listener: a tokio accept loop and one task per connection.
+//! The syslog TCP listener: a tokio accept loop and one task per connection, shared with the
+//! TLS listener ([`super::tls`]).
 //!
 //! Each connection reads into a fixed buffer, splits the bytes into frames with
 //! [`FrameDecoder`] (RFC 6587, framing detected per frame), decodes every frame with
@@ -7,14 +8,22 @@
 //! reads nothing, so a full pipeline pushes back on the sender through TCP flow control instead
 //! of dropping.
 //!
+//! What happens between `accept` and the first read is a [`Handshake`]: nothing for plain TCP
+//! ([`Plain`]), a TLS handshake for syslog over TLS. The connection code is generic over the
+//! resulting byte stream, so both listeners share one framing loop, one set of bounds and one
+//! shutdown path; only the listener's name (the metrics' `listener` label) and the events'
+//! transport differ.
+//!
 //! Memory per connection is bounded: one [`READ_BUFFER_BYTES`] buffer plus at most one partial
-//! frame of `max_message_bytes + 1`. At most `max_tcp_connections` are open at once; beyond that
-//! a new connection is closed at once and counted in `tcp_connections_refused_total`. A
-//! connection that sends nothing for [`IDLE_TIMEOUT`] is closed.
+//! frame of `max_message_bytes + 1` (plus rustls' bounded buffers for TLS). At most
+//! `max_tcp_connections` are open at once per listener, handshakes included; beyond that a new
+//! connection is closed at once and counted in `tcp_connections_refused_total`. A connection
+//! that sends nothing for [`IDLE_TIMEOUT`] is closed.
 //!
 //! Shutdown (the watch value turning `true`, or its sender going away) stops the accept loop at
-//! once; each connection then stops reading as soon as it holds no partial frame, or after
-//! [`SHUTDOWN_GRACE`], ingesting what it has; the listener task returns when all have ended.
+//! once and abandons handshakes in progress; each connection then stops reading as soon as it
+//! holds no partial frame, or after [`SHUTDOWN_GRACE`], ingesting what it has; the listener
+//! task returns when all have ended.
 //!
 //! This module does not parse syslog and does not log the address it binds.
 
@@ -25,7 +34,7 @@ use std::time::Duration;
 
 use prometheus::IntCounter;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -38,8 +47,6 @@ use crate::event::{Event, Transport, now_ns};
 use crate::ingest::Ingest;
 use crate::metrics::metrics;
 
-/// The `listener` label of this listener's metrics.
-const LISTENER: &str = "syslog-tcp";
 /// Bytes read from a connection at a time (a read's frames travel as one chunk).
 pub const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// A connection that sends nothing for this long is closed.
@@ -53,6 +60,44 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 /// At most one warning of each kind per this interval.
 const LOG_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Turns an accepted TCP connection into the byte stream that is framed: the connection itself
+/// for plain TCP, a TLS session once its handshake succeeded. `None` closes the connection
+/// (the handshake failed; the implementation counts and logs why).
+pub(crate) trait Handshake: Send + Sync + 'static {
+    type Stream: AsyncRead + Unpin + Send + 'static;
+
+    fn handshake(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> impl Future<Output = Option<Self::Stream>> + Send;
+}
+
+/// Plain TCP: the stream is read as accepted.
+pub(crate) struct Plain;
+
+impl Handshake for Plain {
+    type Stream = TcpStream;
+
+    async fn handshake(&self, stream: TcpStream, _peer: SocketAddr) -> Option<TcpStream> {
+        Some(stream)
+    }
+}
+
+/// Which stream listener this is: the `listener` label of its metrics and log lines, and the
+/// transport its events carry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamKind {
+    pub(crate) listener: &'static str,
+    pub(crate) transport: Transport,
+}
+
+/// Plain syslog over TCP.
+const TCP: StreamKind = StreamKind {
+    listener: "syslog-tcp",
+    transport: Transport::Tcp,
+};
+
 /// Binds a syslog TCP listener on `addr` and starts accepting connections.
 ///
 /// Returns the address actually bound (the real port when asked for port 0) and the accept
@@ -64,8 +109,20 @@ pub async fn bind_tcp_syslog(
     ingest: Arc<Ingest>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, JoinHandle<()>), ListenError> {
+    bind_stream(addr, TCP, Plain, settings, ingest, shutdown).await
+}
+
+/// [`bind_tcp_syslog`] for any [`Handshake`]: binds, then accepts on its own task.
+pub(crate) async fn bind_stream<H: Handshake>(
+    addr: SocketAddr,
+    kind: StreamKind,
+    handshake: H,
+    settings: &IngestSettings,
+    ingest: Arc<Ingest>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(SocketAddr, JoinHandle<()>), ListenError> {
     let bind_error = |source| ListenError::Bind {
-        kind: LISTENER,
+        kind: kind.listener,
         addr,
         source,
     };
@@ -73,6 +130,8 @@ pub async fn bind_tcp_syslog(
     let local_addr = listener.local_addr().map_err(bind_error)?;
     let server = Server {
         listener,
+        kind,
+        handshake: Arc::new(handshake),
         slots: Arc::new(Semaphore::new(
             settings
                 .max_tcp_connections
@@ -103,14 +162,16 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Resolves once shutdown is requested: the value is `true` or the sender is gone.
-async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
+pub(crate) async fn stop_requested(shutdown: &mut watch::Receiver<bool>) {
     // An error means the sender was dropped: nobody can ask us to keep going any more.
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 /// The accept loop's state.
-struct Server {
+struct Server<H> {
     listener: TcpListener,
+    kind: StreamKind,
+    handshake: Arc<H>,
     /// One permit per connection allowed to be open.
     slots: Arc<Semaphore>,
     max_frame_bytes: usize,
@@ -120,10 +181,11 @@ struct Server {
     refused_log: LogLimiter,
 }
 
-impl Server {
+impl<H: Handshake> Server<H> {
     /// Accepts until shutdown, then waits for the open connections to finish.
     async fn run(mut self) {
         let mut connections = JoinSet::new();
+        let listener = self.kind.listener;
         loop {
             tokio::select! {
                 () = stop_requested(&mut self.shutdown) => break,
@@ -131,18 +193,18 @@ impl Server {
                     Ok((stream, peer)) => self.admit(stream, peer, &mut connections),
                     Err(error) => {
                         if let Some(suppressed) = self.accept_log.allow() {
-                            warn!(%error, suppressed, listener = LISTENER, "TCP accept failed.");
+                            warn!(%error, suppressed, listener, "TCP accept failed.");
                         }
                         tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     }
                 },
                 // Reap finished connections so the set does not grow.
-                Some(result) = connections.join_next(), if !connections.is_empty() => log_panic(result),
+                Some(result) = connections.join_next(), if !connections.is_empty() => log_panic(result, listener),
             }
         }
         drop(self.listener);
         while let Some(result) = connections.join_next().await {
-            log_panic(result);
+            log_panic(result, listener);
         }
     }
 
@@ -153,28 +215,32 @@ impl Server {
             if let Some(suppressed) = self.refused_log.allow() {
                 warn!(
                     suppressed,
-                    listener = LISTENER,
+                    listener = self.kind.listener,
                     "TCP connection limit reached; closed a new connection."
                 );
             }
             return; // Dropping `stream` closes it.
         };
-        let connection = Connection::new(
+        connections.spawn(serve_connection(
+            self.handshake.clone(),
             stream,
             canonical_peer(peer),
-            self.max_frame_bytes,
-            self.ingest.clone(),
-            self.shutdown.clone(),
-        );
-        connections.spawn(connection.run(permit));
+            ConnectionContext {
+                kind: self.kind,
+                max_frame_bytes: self.max_frame_bytes,
+                ingest: self.ingest.clone(),
+                shutdown: self.shutdown.clone(),
+            },
+            permit,
+        ));
     }
 }
 
-fn log_panic(result: Result<(), tokio::task::JoinError>) {
+fn log_panic(result: Result<(), tokio::task::JoinError>, listener: &'static str) {
     if let Err(error) = result
         && error.is_panic()
     {
-        warn!(%error, listener = LISTENER, "A TCP connection task panicked.");
+        warn!(%error, listener, "A TCP connection task panicked.");
     }
 }
 
@@ -194,10 +260,38 @@ impl Drop for OpenConnection {
     }
 }
 
-/// One connection's state.
-struct Connection {
+/// What every connection of a listener shares.
+struct ConnectionContext {
+    kind: StreamKind,
+    max_frame_bytes: usize,
+    ingest: Arc<Ingest>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// One connection's whole life: the handshake (abandoned on shutdown), then reading until it
+/// ends; `_permit` holds the connection's place under the limit all along.
+async fn serve_connection<H: Handshake>(
+    handshake: Arc<H>,
     stream: TcpStream,
     peer: SocketAddr,
+    mut context: ConnectionContext,
+    _permit: OwnedSemaphorePermit,
+) {
+    let _open = OpenConnection::new();
+    let stream = tokio::select! {
+        () = stop_requested(&mut context.shutdown) => return,
+        stream = handshake.handshake(stream, peer) => stream,
+    };
+    if let Some(stream) = stream {
+        Connection::new(stream, peer, context).run().await;
+    }
+}
+
+/// One connection's state, over any byte stream (plain TCP or a TLS session).
+struct Connection<S> {
+    stream: S,
+    peer: SocketAddr,
+    kind: StreamKind,
     decoder: FrameDecoder,
     ingest: Arc<Ingest>,
     shutdown: watch::Receiver<bool>,
@@ -206,33 +300,28 @@ struct Connection {
     oversized: IntCounter,
 }
 
-impl Connection {
-    fn new(
-        stream: TcpStream,
-        peer: SocketAddr,
-        max_frame_bytes: usize,
-        ingest: Arc<Ingest>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Connection {
+impl<S: AsyncRead + Unpin> Connection<S> {
+    fn new(stream: S, peer: SocketAddr, context: ConnectionContext) -> Connection<S> {
         let m = metrics();
+        let listener = context.kind.listener;
         Connection {
             stream,
             peer,
-            decoder: FrameDecoder::new(max_frame_bytes),
-            ingest,
-            shutdown,
-            frames: m.datagrams_received.with_label_values(&[LISTENER]),
-            bytes: m.bytes_received.with_label_values(&[LISTENER]),
+            kind: context.kind,
+            decoder: FrameDecoder::new(context.max_frame_bytes),
+            ingest: context.ingest,
+            shutdown: context.shutdown,
+            frames: m.datagrams_received.with_label_values(&[listener]),
+            bytes: m.bytes_received.with_label_values(&[listener]),
             oversized: m.tcp_frames_oversized.clone(),
         }
     }
 
-    /// Reads and ingests until EOF, an error, idleness or shutdown; `_permit` holds the
-    /// connection's place under the limit until then.
-    async fn run(mut self, _permit: OwnedSemaphorePermit) {
-        let _open = OpenConnection::new();
+    /// Reads and ingests until EOF, an error, idleness or shutdown.
+    async fn run(mut self) {
         let mut buf = vec![0; READ_BUFFER_BYTES];
         let mut grace_deadline: Option<Instant> = None;
+        let listener = self.kind.listener;
         loop {
             let read = match grace_deadline {
                 None => tokio::select! {
@@ -243,7 +332,7 @@ impl Connection {
                     read = timeout(IDLE_TIMEOUT, self.stream.read(&mut buf)) => match read {
                         Ok(read) => read,
                         Err(_) => {
-                            debug!(peer = %self.peer, listener = LISTENER, "Closing idle TCP connection.");
+                            debug!(peer = %self.peer, listener, "Closing idle TCP connection.");
                             break;
                         }
                     },
@@ -263,7 +352,7 @@ impl Connection {
                     }
                 }
                 Err(error) => {
-                    debug!(%error, peer = %self.peer, listener = LISTENER, "TCP read failed; closing.");
+                    debug!(%error, peer = %self.peer, listener, "TCP read failed; closing.");
                     break;
                 }
             }
@@ -277,11 +366,12 @@ impl Connection {
         let received_at_ns = now_ns();
         let mut chunk = Vec::new();
         let (ingest, peer, oversized) = (&self.ingest, self.peer, &self.oversized);
+        let transport = self.kind.transport;
         self.decoder.feed(bytes, &mut |frame| {
             if frame.oversized {
                 oversized.inc();
             }
-            chunk.push(ingest.syslog_event(frame.bytes, peer, Transport::Tcp, received_at_ns));
+            chunk.push(ingest.syslog_event(frame.bytes, peer, transport, received_at_ns));
         });
         self.submit(chunk).await
     }
@@ -290,13 +380,12 @@ impl Connection {
     async fn ingest_final_frame(&mut self) {
         let received_at_ns = now_ns();
         let mut chunk = Vec::new();
-        let (ingest, peer) = (&self.ingest, self.peer);
+        let (ingest, peer, transport) = (&self.ingest, self.peer, self.kind.transport);
         self.decoder.finish(&mut |frame| {
-            chunk.push(ingest.syslog_event(frame.bytes, peer, Transport::Tcp, received_at_ns));
+            chunk.push(ingest.syslog_event(frame.bytes, peer, transport, received_at_ns));
         });
         self.submit(chunk).await;
     }
-
     /// Counts and queues a chunk, waiting for room (this is the back-pressure); false when the
     /// connection should close.
     ///

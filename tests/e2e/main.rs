@@ -1,11 +1,12 @@
 //! End-to-end tests: the real `trapline` binary on loopback, driven by real clients
-//! (util-linux `logger`, raw sockets, `promtool`, HTTP). One module per feature.
+//! (util-linux `logger`, rsyslog, raw sockets, `promtool`, HTTP). One module per feature.
 
 mod browser;
 mod cli;
 mod crash;
 mod deb;
 mod equipment;
+mod forwarders;
 mod harness;
 mod incidents;
 mod lifecycle;
@@ -16,6 +17,7 @@ mod reports;
 mod rules;
 mod sources;
 mod syslog;
+mod syslog_tls;
 mod systemd;
 mod tls;
 mod traps;

@@ -13,13 +13,14 @@ use reqwest::header;
 
 use crate::harness::{TESTER_PASSWORD, add_user_with_token, prepare_data_dir, spawn_run, trapline};
 
-/// A test CA that signs server certificates for 127.0.0.1 and localhost.
-struct TestCa {
+/// A test CA that signs server certificates for 127.0.0.1 and localhost (and, for the syslog
+/// TLS tests, client certificates).
+pub(crate) struct TestCa {
     issuer: CertifiedIssuer<'static, KeyPair>,
 }
 
 impl TestCa {
-    fn new() -> TestCa {
+    pub(crate) fn new() -> TestCa {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
@@ -30,17 +31,46 @@ impl TestCa {
         reqwest::Certificate::from_pem(self.issuer.pem().as_bytes()).unwrap()
     }
 
-    /// Writes a new server certificate and its key to `dir/server.{crt,key}`; returns the
-    /// certificate (DER) and the two paths.
-    fn write_server_pair(&self, dir: &Path) -> (Vec<u8>, PathBuf, PathBuf) {
+    /// The CA's own certificate (DER), for a client's root store.
+    pub(crate) fn der(&self) -> Vec<u8> {
+        self.issuer.der().to_vec()
+    }
+
+    /// Writes the CA's certificate to `dir/NAME` (PEM); returns the path.
+    pub(crate) fn write_root(&self, dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, self.issuer.pem()).unwrap();
+        path
+    }
+
+    /// Writes a certificate for `names` signed by this CA and its key to `dir/STEM.{crt,key}`;
+    /// returns the two paths.
+    pub(crate) fn write_pair(&self, dir: &Path, stem: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+        let (_, cert, key) = self.write_signed(dir, stem, names);
+        (cert, key)
+    }
+
+    /// [`TestCa::write_pair`], also returning the certificate (DER).
+    fn write_signed(&self, dir: &Path, stem: &str, names: &[&str]) -> (Vec<u8>, PathBuf, PathBuf) {
         let key = KeyPair::generate().unwrap();
-        let params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        let (cert_path, key_path) = (dir.join("server.crt"), dir.join("server.key"));
+        let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &self.issuer)
+            .unwrap();
+        let (cert_path, key_path) = (
+            dir.join(format!("{stem}.crt")),
+            dir.join(format!("{stem}.key")),
+        );
         std::fs::write(&cert_path, cert.pem()).unwrap();
         std::fs::write(&key_path, key.serialize_pem()).unwrap();
         (cert.der().to_vec(), cert_path, key_path)
+    }
+
+    /// Writes a new server certificate and its key to `dir/server.{crt,key}`; returns the
+    /// certificate (DER) and the two paths.
+    pub(crate) fn write_server_pair(&self, dir: &Path) -> (Vec<u8>, PathBuf, PathBuf) {
+        self.write_signed(dir, "server", &["127.0.0.1", "localhost"])
     }
 }
 
