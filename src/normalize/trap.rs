@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use crate::event::{Event, EventKind, Level, Transport, TrapInfo, Varbind};
 use crate::mib::{BaseType, MibNode, MibSet};
-use crate::snmp::{DecodedTrap, SnmpValue, oid_to_string};
+use crate::snmp::{DecodedTrap, SnmpValue, oid_to_string, push_arc, push_oid};
 
 /// snmpTrapAddress.0 (SNMP-COMMUNITY-MIB, RFC 3584 §3.1): the original agent's address, which
 /// proxies and v1→v2 translators add; it names the device better than the UDP sender.
@@ -66,9 +66,9 @@ fn truncate_chars(text: &str, max: usize) -> &str {
 fn short_name(node: &MibNode, suffix: &[u32]) -> String {
     let mut name = String::with_capacity(node.name.len() + 4 * suffix.len());
     name.push_str(&node.name);
-    for arc in suffix {
+    for &arc in suffix {
         name.push('.');
-        name.push_str(&arc.to_string());
+        push_arc(&mut name, arc);
     }
     name
 }
@@ -83,12 +83,22 @@ pub fn render_octets(bytes: &[u8]) -> String {
         {
             text.to_string()
         }
-        _ => bytes
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":"),
+        _ => hex_colon(bytes),
     }
+}
+
+/// `de:ad:be:ef`, written into one string.
+fn hex_colon(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (i, &b) in bytes.iter().enumerate() {
+        if i > 0 {
+            out.push(':');
+        }
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// The host a trap is about: v1 agent-addr, else snmpTrapAddress.0, else the sender
@@ -133,7 +143,7 @@ pub fn trap_event(
         message.push(' ');
         match found {
             Some((node, _)) => message.push_str(&node.name),
-            None => message.push_str(&oid_to_string(oid)),
+            None => push_oid(&mut message, oid),
         }
         message.push('=');
         message.push_str(truncate_chars(&rendered, MAX_MESSAGE_VALUE_CHARS));

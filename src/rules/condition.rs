@@ -522,7 +522,13 @@ fn is_same_or_below(candidate: &str, prefix: &str) -> bool {
 
 /// `IF-MIB::linkDown` → `linkDown`; names without a module are returned as they are.
 fn short_name(name: &str) -> &str {
-    name.rsplit_once("::").map_or(name, |(_, short)| short)
+    // A byte search for the last ':' first: building a substring searcher for "::" on every
+    // varbind of every trap cost more than the comparison it serves.
+    match name.rfind(':') {
+        None => name,
+        Some(at) if at > 0 && name.as_bytes()[at - 1] == b':' => &name[at + 1..],
+        Some(_) => name.rsplit_once("::").map_or(name, |(_, short)| short),
+    }
 }
 
 /// OIDs are written with and without a leading dot; compare them without.
@@ -1568,6 +1574,16 @@ fn facility_by_name(name: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_names_drop_the_module_only() {
+        assert_eq!(short_name("IF-MIB::linkDown"), "linkDown");
+        assert_eq!(short_name("ifIndex.2"), "ifIndex.2");
+        assert_eq!(short_name("A:::b"), "b");
+        assert_eq!(short_name("A::b:c"), "b:c");
+        assert_eq!(short_name(":x"), ":x");
+        assert_eq!(short_name("::"), "");
+    }
     use crate::event::{StructuredElement, Transport, TrapInfo};
     use proptest::prelude::*;
 

@@ -44,7 +44,7 @@ use thiserror::Error;
 
 use crate::config::SnmpSection;
 
-pub use pdu::{SnmpValue, V1Fields, VarBind, oid_to_string};
+pub use pdu::{SnmpValue, V1Fields, VarBind, oid_to_string, push_arc, push_oid};
 pub use usm::{AuthProtocol, PrivProtocol, UnknownProtocol};
 
 /// The largest datagram `handle` looks at (the UDP maximum); anything longer is refused.

@@ -166,14 +166,39 @@ fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
 
 /// Dotted OID text (`1.3.6.1.6.3.1.1.5.3`).
 pub fn oid_to_string(oid: &[u32]) -> String {
-    let mut out = String::with_capacity(oid.len() * 3);
-    for (i, arc) in oid.iter().enumerate() {
+    let mut out = String::with_capacity(oid.len() * 4);
+    push_oid(&mut out, oid);
+    out
+}
+
+/// Appends the dotted text of `oid` to `out`. Every trap renders its OIDs several times (the
+/// message, each varbind, the trap OID), so this formats arcs in place instead of allocating a
+/// string per arc (that was a sixth of the trap path's instructions).
+pub fn push_oid(out: &mut String, oid: &[u32]) {
+    for (i, &arc) in oid.iter().enumerate() {
         if i > 0 {
             out.push('.');
         }
-        out.push_str(&arc.to_string());
+        push_arc(out, arc);
     }
-    out
+}
+
+/// Appends one arc (an unsigned 32-bit number) in decimal.
+pub fn push_arc(out: &mut String, arc: u32) {
+    if arc < 10 {
+        out.push(char::from(b'0' + arc as u8));
+        return;
+    }
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut n = arc;
+    while n > 0 {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// One VarBind: the OID and its typed value.
@@ -358,6 +383,19 @@ fn decode_varbind(items: &mut Reader<'_>) -> Result<VarBind, BerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oids_are_dotted_decimal_at_every_arc_width() {
+        assert_eq!(oid_to_string(&[]), "");
+        assert_eq!(oid_to_string(&[0]), "0");
+        assert_eq!(
+            oid_to_string(&[1, 3, 6, 1, 4, 1, 9, 10, 99, 100, 65535, u32::MAX]),
+            "1.3.6.1.4.1.9.10.99.100.65535.4294967295"
+        );
+        let mut out = String::from("x=");
+        push_oid(&mut out, &[1, 0, 1000000]);
+        assert_eq!(out, "x=1.0.1000000");
+    }
 
     fn check_display(value: SnmpValue, type_name: &str, text: &str) {
         assert_eq!(value.type_name(), type_name);
