@@ -108,6 +108,12 @@ impl From<codec::CodecError> for StoreError {
     }
 }
 
+/// An exclusive hold on a store directory, released when dropped ([`Store::lock_dir`]).
+#[derive(Debug)]
+pub struct StoreLock {
+    _lock: LockFile,
+}
+
 /// A handle to an open store; cheap to clone and shared by the writer, queries and retention.
 #[derive(Clone)]
 pub struct Store {
@@ -211,6 +217,14 @@ impl Store {
         })?;
         warn!(from = %dir.display(), to = %target.display(), "Moved the store aside.");
         Ok(target)
+    }
+
+    /// Holds the lock of the store in `dir` without opening it (a restore keeps a running
+    /// trapline off the directory it is about to replace); refused like a second `open`.
+    pub fn lock_dir(dir: &Path) -> Result<StoreLock, StoreError> {
+        Ok(StoreLock {
+            _lock: LockFile::acquire(&dir.join("LOCK"))?,
+        })
     }
 
     /// The store's single [`EventWriter`]; see its docs. A second call while one is alive logs an

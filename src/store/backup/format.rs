@@ -54,7 +54,7 @@ const MAX_FILE_BYTES: u64 = 1 << 40;
 /// Why a backup cannot be written or read; every variant says what is wrong with which part.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     #[error("not a trapline backup (wrong magic bytes)")]
     NotABackup,
@@ -615,7 +615,10 @@ mod tests {
         bytes
     }
 
-    fn read_all(bytes: Vec<u8>) -> Result<(BackupInfo, Vec<Item>, Vec<Vec<u8>>), FormatError> {
+    /// The header, every item, and the contents of the files, in order.
+    type Contents = (BackupInfo, Vec<Item>, Vec<Vec<u8>>);
+
+    fn read_all(bytes: Vec<u8>) -> Result<Contents, FormatError> {
         let mut reader = BackupReader::open(Cursor::new(bytes))?;
         let (mut items, mut files) = (Vec::new(), Vec::new());
         while let Some(item) = reader.next_item()? {

@@ -63,11 +63,10 @@ pub enum SnapshotError {
     Format(#[from] FormatError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{} is not empty; a restore only writes a fresh store", .0.display())]
     NotEmpty(PathBuf),
@@ -133,9 +132,9 @@ impl Store {
         let watermark_id = self.checkpoint(CHECKPOINT_TIMEOUT)?;
         let events = self.write_event_trees(&mut writer, watermark_id, progress)?;
         for file in files {
-            let io = |source| SnapshotError::Io {
+            let io = |error| SnapshotError::Io {
                 path: file.source.clone(),
-                source,
+                error,
             };
             let content = std::fs::File::open(&file.source).map_err(io)?;
             let len = content.metadata().map_err(io)?.len();
@@ -224,7 +223,7 @@ pub fn restore_store<R: Read + Seek>(
 ) -> Result<RestoreReport, SnapshotError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| SnapshotError::Io { path, source }
+        move |error| SnapshotError::Io { path, error }
     };
     if std::fs::read_dir(store_dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(SnapshotError::NotEmpty(store_dir.to_path_buf()));
@@ -303,9 +302,9 @@ fn import_items<R: Read>(
 }
 
 fn restore_file<R: Read>(reader: &mut BackupReader<R>, path: &Path) -> Result<(), SnapshotError> {
-    let io = |source| SnapshotError::Io {
+    let io = |error| SnapshotError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
@@ -369,7 +368,9 @@ mod tests {
     }
 
     /// Every tree's entries, by name (the default tree included).
-    fn dump(store: &Store) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+    type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn dump(store: &Store) -> Vec<(Vec<u8>, Entries)> {
         let mut names = store.inner.db.tree_names();
         names.sort();
         names
