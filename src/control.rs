@@ -33,6 +33,8 @@ use crate::store::backup::{BackupSummary, Progress};
 
 /// The longest command line a client may send.
 pub const MAX_REQUEST_BYTES: usize = 256;
+/// Clients served at once (only the service user and root can connect at all).
+const MAX_SESSIONS: usize = 16;
 /// The largest frame either side accepts.
 pub const MAX_FRAME_BYTES: usize = 4 << 20;
 /// Backup bytes are sent in frames of this size.
@@ -122,11 +124,13 @@ impl ControlServer {
     pub async fn stop(self) {
         self.cancel.store(true, Ordering::Release);
         let _ = self.stop.send(true);
+        let abort = self.task.abort_handle();
         if tokio::time::timeout(Duration::from_secs(5), self.task)
             .await
             .is_err()
         {
-            warn!("Control socket sessions did not end within 5 s.");
+            warn!("Control socket sessions did not end within 5 s; dropping them.");
+            abort.abort();
         }
         let _ = std::fs::remove_file(&self.path);
     }
@@ -174,9 +178,10 @@ async fn accept_loop(
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, _)) if sessions.len() < MAX_SESSIONS => {
                     sessions.spawn(session(stream, context.clone()));
                 }
+                Ok(_) => warn!("Control socket: too many clients at once; closed one."),
                 Err(error) => {
                     warn!(%error, "Control socket accept failed.");
                     tokio::time::sleep(Duration::from_millis(100)).await;
