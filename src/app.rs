@@ -4,8 +4,9 @@
 //! Start-up order: the certificates of the web port and the syslog TLS listener, if any (a
 //! config error, before anything opens) → store (fails fast on a locked or corrupt store) → accounts (first-start admin) → alert
 //! engine → notifier and outage recorder (both observe the engine) → writer thread →
-//! listeners → HTTP → ready.
-//! Stop order is the reverse of the data flow: listeners stop reading, the queue drains into
+//! listeners → HTTP → control socket → ready.
+//! Stop order is the reverse of the data flow: the control socket goes (a running backup is
+//! cancelled), listeners stop reading, the queue drains into
 //! the writer, the writer seals and flushes its last block (so every event that was read is
 //! durable), the notifier takes the writer's last alert changes and stops (undelivered
 //! notifications stay in the outbox for the next start), then HTTP stops. Nothing in this file
@@ -205,6 +206,19 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         Some(_) => info!("listening kind=http addr={http_addr} tls=true"),
         None => info!("listening kind=http addr={http_addr}"),
     }
+    // After the writer: a backup asks it for checkpoints. Without the socket trapline still
+    // runs; only `trapline backup` while it runs is unavailable.
+    let control = match crate::control::ControlServer::start(
+        &crate::backup::control_socket(&settings.data_dir),
+        store.clone(),
+        &settings.data_dir,
+    ) {
+        Ok(server) => Some(server),
+        Err(error) => {
+            warn!(%error, "No control socket: online backups are unavailable.");
+            None
+        }
+    };
     let mut signals = Signals::install();
     ready.store(true, Ordering::Release);
     crate::sd_notify::notify("READY=1");
@@ -221,6 +235,9 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
         reloader.stop();
     }
     ready.store(false, Ordering::Release);
+    if let Some(control) = control {
+        control.stop().await;
+    }
     listeners.stop().await;
     join_thread(writer, "store writer").await;
     notifier.stop().await;

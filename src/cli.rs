@@ -1,5 +1,5 @@
 //! The command line, as the contract fixes it: `run`, `check-config`, `check-rules`,
-//! `user add`, `token create`, plus `test-rules` and `replay`. Only definitions live here; `main.rs` dispatches them.
+//! `user add`, `token create`, `backup`, `restore`, plus `test-rules`, `replay` and `compact`. Only definitions live here; `main.rs` dispatches them.
 
 use std::path::PathBuf;
 
@@ -52,6 +52,48 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a consistent backup of the whole store (events, alerts, users, tokens, every
+    /// record, and the incident archive) to FILE. Works while trapline runs: the running
+    /// process makes the copy and sends it over DATA/control.sock.
+    Backup(BackupArgs),
+    /// Restore a backup as the data directory. Refuses while a trapline uses the store, and
+    /// refuses a non-empty directory unless --force (which moves it to DIR.before-restore-TIME;
+    /// nothing is deleted). The file is verified (SHA-256) before anything is touched.
+    Restore(RestoreArgs),
+    /// Rewrite the store into fresh files to give the space retention freed back to the file
+    /// system (sled never shrinks its files). Offline: stop trapline first.
+    Compact(CompactArgs),
+}
+
+/// `trapline backup --out FILE`
+#[derive(Debug, Args, Clone)]
+pub struct BackupArgs {
+    /// Where to write the backup (written to FILE.tmp, synced, verified, then renamed).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub data: DataArg,
+}
+
+/// `trapline restore --from FILE`
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// Restore even if the data directory is not empty: the old one is moved aside to
+    /// DIR.before-restore-TIME, never deleted.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub data: DataArg,
+}
+
+/// `trapline compact`
+#[derive(Debug, Args, Clone)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    pub data: DataArg,
 }
 
 /// `--config FILE`, shared by the commands that read a config.

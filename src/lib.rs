@@ -8,8 +8,10 @@ pub mod accounts; // users, roles, API tokens (argon2), no storage details
 pub mod alerts; // alerts raised/folded/cleared from events, thresholds, expectations, maintenance
 pub mod app; // wires the pipeline: threads, tasks, queues, shutdown
 pub mod availability; // outages (from alerts and people) and availability reports, charts
+pub mod backup; // trapline backup / restore / compact: whole data directories, online or offline
 pub mod cli; // clap definitions of the command line
 pub mod config; // TOML config + flags/env -> validated Settings
+pub mod control; // DATA/control.sock: commands (backup) to the running appliance
 pub mod decode; // pure bytes -> parsed syslog fields (no I/O)
 pub mod equipment; // hosts seen (sightings, from the writer) and described (details, from people)
 pub mod event; // the normalized Event every stage shares

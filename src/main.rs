@@ -11,7 +11,10 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use trapline::accounts::{Accounts, Role};
-use trapline::cli::{Cli, Command, ConfigArg, DataArg, RunArgs, TokenCommand, UserCommand};
+use trapline::cli::{
+    BackupArgs, Cli, Command, CompactArgs, ConfigArg, DataArg, RestoreArgs, RunArgs, TokenCommand,
+    UserCommand,
+};
 use trapline::config::{self, Overrides, Settings};
 
 fn main() -> ExitCode {
@@ -34,6 +37,9 @@ fn main() -> ExitCode {
             data,
         }) => user_add(&name, &role, email, &data),
         Command::Token(TokenCommand::Create { name, data }) => token_create(&name, &data),
+        Command::Backup(args) => backup(&args),
+        Command::Restore(args) => restore(&args),
+        Command::Compact(args) => compact(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -231,6 +237,91 @@ fn replay(
         "{} lines, {} dropped by rules, {} alerts raised, {} cleared, {} active at the end",
         summary.lines, summary.dropped, summary.raised, summary.cleared, summary.active_at_end
     );
+    Ok(())
+}
+
+/// The data directory and store options of a command that takes `--data DIR`.
+fn data_settings(
+    data: &DataArg,
+) -> anyhow::Result<(std::path::PathBuf, trapline::store::StoreOptions)> {
+    let settings = load_settings(
+        &data.config,
+        &Overrides {
+            data: data.data.clone(),
+            ..Default::default()
+        },
+    )?;
+    let options = trapline::app::store_options(&settings);
+    Ok((settings.data_dir, options))
+}
+
+fn backup(args: &BackupArgs) -> anyhow::Result<()> {
+    let (data_dir, options) = data_settings(&args.data)?;
+    let done = trapline::backup::backup(&data_dir, &options, &args.out)?;
+    let s = done.summary;
+    println!(
+        "backup written to {} ({} bytes, {}): {} events (ids below {}), {} trees, {} records, {} files",
+        args.out.display(),
+        done.bytes,
+        match done.source {
+            trapline::backup::BackupSource::Online => "made by the running trapline",
+            trapline::backup::BackupSource::Offline => "store not running",
+        },
+        s.events,
+        s.watermark_id,
+        s.counts.trees,
+        s.counts.entries,
+        s.counts.files
+    );
+    Ok(())
+}
+
+fn restore(args: &RestoreArgs) -> anyhow::Result<()> {
+    let (data_dir, options) = data_settings(&args.data)?;
+    let done = trapline::backup::restore(&data_dir, &options, &args.from, args.force)?;
+    if let Some(aside) = &done.moved_aside {
+        println!(
+            "the previous data directory was moved to {}",
+            aside.display()
+        );
+    }
+    let r = &done.report;
+    println!(
+        "restored {} (made {} by trapline {}) into {}: {} events, {} trees, {} records, {} files",
+        args.from.display(),
+        trapline::event::format_ns(r.info.created_ns),
+        r.info.trapline_version,
+        data_dir.display(),
+        r.events,
+        r.counts.trees,
+        r.counts.entries,
+        r.counts.files
+    );
+    Ok(())
+}
+
+fn compact(args: &CompactArgs) -> anyhow::Result<()> {
+    let (data_dir, options) = data_settings(&args.data)?;
+    let r = trapline::backup::compact(&data_dir, &options)?;
+    let store = trapline::backup::store_dir(&data_dir);
+    if r.swapped {
+        println!(
+            "compacted {}: {} bytes before, {} bytes after ({} events, {} records kept)",
+            store.display(),
+            r.before_bytes,
+            r.after_bytes,
+            r.events,
+            r.entries
+        );
+    } else {
+        println!(
+            "{} is compact already: {} bytes before, {} bytes after (left as it was; {} events)",
+            store.display(),
+            r.before_bytes,
+            r.after_bytes,
+            r.events
+        );
+    }
     Ok(())
 }
 

@@ -116,6 +116,15 @@ impl ChunkStage for RuleStage {
         }
     }
 
+    fn checkpoint(&mut self) {
+        if let Err(error) = lock(&self.alerts).persist_now(now_ns()) {
+            error!(%error, "Could not write alerts for a checkpoint.");
+        }
+        if let Err(error) = self.equipment.persist_all() {
+            error!(%error, "Could not write the equipment inventory for a checkpoint.");
+        }
+    }
+
     fn close(&mut self) {
         if let Err(error) = lock(&self.alerts).persist_all() {
             error!(%error, "Could not write alerts while stopping.");

@@ -1034,6 +1034,14 @@ impl AlertEngine {
         Ok(())
     }
 
+    /// Writes everything now and keeps the usual cadence afterwards: a backup's checkpoint,
+    /// so the copy holds every fold and window of the events it holds.
+    pub fn persist_now(&mut self, now_ns: i64) -> Result<(), StoreError> {
+        self.windows_written_ns = i64::MIN / 2;
+        self.folds_written_ns = i64::MIN / 2;
+        self.persist(now_ns)
+    }
+
     /// Writes everything now (graceful stop).
     pub fn persist_all(&mut self) -> Result<(), StoreError> {
         self.windows_written_ns = i64::MIN / 2;

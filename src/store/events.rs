@@ -400,6 +400,9 @@ pub trait ChunkStage {
     fn after_store(&mut self, events: &[Event]);
     /// Called about every `block_max_age / 4` (at least every 50 ms), with or without traffic.
     fn tick(&mut self);
+    /// Called for a checkpoint (a backup is starting): write now what is kept in memory and
+    /// would otherwise be written later, without changing the usual cadence afterwards.
+    fn checkpoint(&mut self) {}
     /// Called once after the last chunk, before the store is closed.
     fn close(&mut self);
 }
@@ -435,7 +438,13 @@ pub fn run_writer_with(store: Store, mut rx: IngestReceiver, stage: &mut dyn Chu
     let mut writer = store.writer();
     let mut last_tick = std::time::Instant::now();
     let mut last_chunk = std::time::Instant::now();
+    store.serve_checkpoints(true);
     loop {
+        if store.checkpoint_wanted() {
+            stage.checkpoint();
+            let synced = writer.sync().map(|()| writer.next_id);
+            store.answer_checkpoints(synced);
+        }
         let idle = match rx.poll() {
             Polled::Chunk(mut chunk) => {
                 stage.before_store(&mut chunk.events);
@@ -469,6 +478,7 @@ pub fn run_writer_with(store: Store, mut rx: IngestReceiver, stage: &mut dyn Chu
     if let Err(error) = writer.close() {
         error!(%error, "Could not flush the store while stopping.");
     }
+    store.serve_checkpoints(false);
 }
 
 #[cfg(test)]

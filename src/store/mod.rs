@@ -21,7 +21,10 @@
 //! counts an event only after the flush that made it durable. This module does not parse, does
 //! not decide levels, and hands no sled type to its callers.
 
+pub mod backup;
+mod checkpoint;
 mod codec;
+mod compact;
 mod events;
 mod lock;
 mod query;
@@ -35,6 +38,7 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
+pub use compact::CompactReport;
 pub use events::{ChunkStage, EventWriter, StoreOnly, run_writer, run_writer_with};
 pub use query::{EventPage, EventQuery};
 pub use records::RecordTree;
@@ -93,12 +97,21 @@ pub enum StoreError {
     /// A record tree name outside `[a-z0-9_]+`.
     #[error("invalid record tree name {0:?} (use a-z, 0-9 and _)")]
     BadName(String),
+    /// The writer thread could not make its pending events durable for a checkpoint.
+    #[error("checkpoint failed: {0}")]
+    Checkpoint(String),
 }
 
 impl From<codec::CodecError> for StoreError {
     fn from(e: codec::CodecError) -> StoreError {
         StoreError::Codec(e.0)
     }
+}
+
+/// An exclusive hold on a store directory, released when dropped ([`Store::lock_dir`]).
+#[derive(Debug)]
+pub struct StoreLock {
+    _lock: LockFile,
 }
 
 /// A handle to an open store; cheap to clone and shared by the writer, queries and retention.
@@ -124,6 +137,11 @@ struct Inner {
     /// The next id to hand out: recovered at open, advanced by the writer.
     next_id: AtomicU64,
     writer_taken: AtomicBool,
+    /// Requests to the writer loop to make everything durable (backups).
+    checkpoints: checkpoint::Checkpoints,
+    /// Held by whatever deletes or copies whole blocks (retention, a backup's event trees),
+    /// so a backup never copies half of a retention pass.
+    block_maintenance: std::sync::Mutex<()>,
     /// Declared last so it is released after sled has closed its files.
     _lock: LockFile,
 }
@@ -155,6 +173,8 @@ impl Store {
             block_bytes: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
             writer_taken: AtomicBool::new(false),
+            checkpoints: Default::default(),
+            block_maintenance: Default::default(),
             _lock: lock,
         };
         match inner.db.size_on_disk() {
@@ -197,6 +217,14 @@ impl Store {
         })?;
         warn!(from = %dir.display(), to = %target.display(), "Moved the store aside.");
         Ok(target)
+    }
+
+    /// Holds the lock of the store in `dir` without opening it (a restore keeps a running
+    /// trapline off the directory it is about to replace); refused like a second `open`.
+    pub fn lock_dir(dir: &Path) -> Result<StoreLock, StoreError> {
+        Ok(StoreLock {
+            _lock: LockFile::acquire(&dir.join("LOCK"))?,
+        })
     }
 
     /// The store's single [`EventWriter`]; see its docs. A second call while one is alive logs an

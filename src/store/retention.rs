@@ -43,6 +43,12 @@ impl Store {
         max_bytes: Option<u64>,
         now_ns: i64,
     ) -> Result<RetentionReport, StoreError> {
+        // A backup copying the event trees waits for this pass, and this pass for it.
+        let _maintenance = self
+            .inner
+            .block_maintenance
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut report = RetentionReport::default();
         if let Some(max_age) = max_age {
             let cutoff =

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `trapline` binary on loopback, driven by real clients
 //! (util-linux `logger`, rsyslog, raw sockets, `promtool`, HTTP). One module per feature.
 
+mod backup;
 mod browser;
 mod cli;
 mod crash;
