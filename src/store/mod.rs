@@ -272,6 +272,24 @@ impl Drop for Inner {
 }
 
 fn open_sled(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
+    // Callers hold our own `LOCK` first, so another process is already excluded; a busy sled
+    // lock here is this process's previous handle, whose background flusher lets go of the
+    // file a moment after the `Db` is dropped (restore and compact reopen what they wrote).
+    let mut attempts = 0;
+    loop {
+        match open_sled_once(dir, options) {
+            Err(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::WouldBlock && attempts < 250 =>
+            {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_sled_once(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new()
         .path(dir)
         .cache_capacity(options.cache_bytes);
