@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod equipment;
+mod forward;
 mod harness;
 mod incidents;
 mod lifecycle;
