@@ -98,7 +98,8 @@ pub struct Metrics {
     /// `trapline_forward_errors_total{forward}`: failed connection attempts and broken
     /// connections.
     pub forward_errors: IntCounterVec,
-    /// `trapline_forward_up{forward}`: 1 while connected to the upstream.
+    /// `trapline_forward_up{forward}`: 1 while connected to the upstream (UDP: from a
+    /// successful connect until a send fails).
     pub forward_up: IntGaugeVec,
 }
 

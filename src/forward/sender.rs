@@ -172,16 +172,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for T {}
 impl StreamLink {
     /// How many of the bytes written the peer's TCP has acknowledged.
     fn acknowledged(&self) -> io::Result<u64> {
-        let mut pending: libc::c_int = 0;
-        // SAFETY: SIOCOUTQ (= TIOCOUTQ) on a TCP socket writes one int, the bytes in the send
-        // queue not yet acknowledged; `fd` belongs to the stream we own.
-        let rc = unsafe { libc::ioctl(self.fd, libc::TIOCOUTQ, &mut pending) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let written = self.written.load(Ordering::Acquire);
-        Ok(written.saturating_sub(u64::try_from(pending).unwrap_or(0)))
+        let pending = unacknowledged_bytes(self.fd)?;
+        Ok(self.written.load(Ordering::Acquire).saturating_sub(pending))
     }
+}
+
+/// The bytes of a TCP socket's send queue the peer has not acknowledged (sent or not yet):
+/// Linux's SIOCOUTQ.
+fn unacknowledged_bytes(fd: RawFd) -> io::Result<u64> {
+    let mut pending: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (= TIOCOUTQ) on a TCP socket writes one int; the caller owns `fd`.
+    let rc = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut pending) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(u64::try_from(pending).unwrap_or(0))
 }
 
 /// A TCP stream that counts the bytes the kernel accepted.
@@ -373,9 +378,26 @@ async fn send_datagrams(
 }
 
 /// Messages written on a connection whose bytes the peer has not acknowledged yet.
+#[derive(Default)]
 struct InFlight {
     /// (last sequence number of a batch, socket byte count after it, when it was written)
     batches: VecDeque<(u64, u64, Instant)>,
+}
+
+impl InFlight {
+    /// Forgets the batches wholly within the first `acknowledged` bytes of the connection;
+    /// returns the last sequence number among them.
+    fn pop_acknowledged(&mut self, acknowledged: u64) -> Option<u64> {
+        let mut through = None;
+        while let Some(&(last, end, _)) = self.batches.front() {
+            if end > acknowledged {
+                break;
+            }
+            through = Some(last);
+            self.batches.pop_front();
+        }
+        through
+    }
 }
 
 /// TCP/TLS: octet-counted frames, removed once acknowledged (see the module documentation).
@@ -384,9 +406,7 @@ async fn send_stream(
     mut link: StreamLink,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), LinkError> {
-    let mut in_flight = InFlight {
-        batches: VecDeque::new(),
-    };
+    let mut in_flight = InFlight::default();
     // This connection has sent nothing: start from the head, in flight on an earlier one
     // included.
     let mut next = 0u64;
@@ -455,15 +475,7 @@ async fn settle(
     acknowledged: u64,
     in_flight: &mut InFlight,
 ) -> Result<(), LinkError> {
-    let mut through = None;
-    while let Some(&(last, end, _)) = in_flight.batches.front() {
-        if end > acknowledged {
-            break;
-        }
-        through = Some(last);
-        in_flight.batches.pop_front();
-    }
-    if let Some(seq) = through {
+    if let Some(seq) = in_flight.pop_acknowledged(acknowledged) {
         delivered(upstream, seq).await?;
     }
     Ok(())
@@ -484,4 +496,61 @@ async fn drain(
     }
     let _ = tokio::time::timeout(Duration::from_secs(1), link.stream.shutdown()).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{ErrorKind, Read, Write};
+
+    use super::*;
+
+    #[test]
+    fn a_batch_leaves_only_when_its_last_byte_is_acknowledged() {
+        let mut in_flight = InFlight::default();
+        let now = Instant::now();
+        for batch in [(10, 100, now), (20, 250, now), (30, 400, now)] {
+            in_flight.batches.push_back(batch);
+        }
+        assert_eq!(in_flight.pop_acknowledged(99), None);
+        assert_eq!(in_flight.pop_acknowledged(250), Some(20));
+        assert_eq!(in_flight.batches.len(), 1);
+        assert_eq!(in_flight.pop_acknowledged(399), None);
+        assert_eq!(in_flight.pop_acknowledged(1000), Some(30));
+        assert!(in_flight.batches.is_empty());
+    }
+
+    /// What "acknowledged" rests on: bytes a peer does not take stay unacknowledged in our
+    /// socket, and become acknowledged once it reads them.
+    #[test]
+    fn bytes_a_peer_does_not_take_stay_unacknowledged() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut peer, _) = listener.accept().unwrap();
+        client.set_nonblocking(true).unwrap();
+        let chunk = [0x55u8; 64 * 1024];
+        let mut written = 0usize;
+        loop {
+            match client.write(&chunk) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let fd = client.as_raw_fd();
+        let pending = unacknowledged_bytes(fd).unwrap();
+        assert!(
+            pending > 0 && pending <= written as u64,
+            "{pending} of {written}"
+        );
+        let mut read = 0usize;
+        let mut buffer = vec![0u8; 256 * 1024];
+        while read < written {
+            read += peer.read(&mut buffer).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while unacknowledged_bytes(fd).unwrap() > 0 {
+            assert!(Instant::now() < deadline, "never acknowledged");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
