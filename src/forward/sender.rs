@@ -135,8 +135,9 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
+/// True once stopping was asked for, or the service is gone without asking.
 fn is_stopping(stop: &watch::Receiver<bool>) -> bool {
-    *stop.borrow()
+    *stop.borrow() || stop.has_changed().is_err()
 }
 
 fn refresh_depth(upstream: &Upstream) {
