@@ -2,14 +2,15 @@
 //! listeners, retention and the HTTP server, and stops them in the right order.
 //!
 //! Start-up order: the certificates of the web port and the syslog TLS listener, if any (a
-//! config error, before anything opens) → store (fails fast on a locked or corrupt store) → accounts (first-start admin) → alert
-//! engine → notifier and outage recorder (both observe the engine) → writer thread →
-//! listeners → HTTP → control socket → ready.
+//! config error, before anything opens) → store (fails fast on a locked or corrupt store) →
+//! accounts (first-start admin) → alert engine → notifier and outage recorder (both observe the
+//! engine) → forward senders → writer thread → listeners → HTTP → control socket → ready.
 //! Stop order is the reverse of the data flow: the control socket goes (a running backup is
 //! cancelled), listeners stop reading, the queue drains into
 //! the writer, the writer seals and flushes its last block (so every event that was read is
 //! durable), the notifier takes the writer's last alert changes and stops (undelivered
-//! notifications stay in the outbox for the next start), then HTTP stops. Nothing in this file
+//! notifications stay in the outbox for the next start), the forward senders stop (what they
+//! did not deliver stays in their queues), then HTTP stops. Nothing in this file
 //! parses, decodes or stores by itself.
 
 use std::net::SocketAddr;
@@ -30,8 +31,8 @@ use crate::mib::MibSet;
 use crate::normalize::{LevelTable, Normalizer};
 use crate::notify::{NotifyService, ServiceContext};
 use crate::pipeline::{RuleStage, SharedAlerts};
-use crate::rules::RuleSet;
 use crate::rules::reload::{ActiveRules, Reloader};
+use crate::rules::{LoadContext, RuleSet};
 use crate::snmp::{SnmpReceiver, SnmpSettings};
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::web::{self, AppState};
@@ -62,6 +63,8 @@ pub enum AppError {
     Rules(Vec<crate::rules::LoadError>),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Forward(#[from] crate::forward::ForwardError),
     #[error("cannot bind HTTP on {addr}: {source}")]
     Http {
         addr: SocketAddr,
@@ -160,10 +163,16 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
             timezone: settings.reports.timezone,
         },
     )?;
-    let reloader = settings
-        .rules_dir
-        .clone()
-        .map(|dir| Reloader::spawn(dir, rules.clone(), Duration::from_secs(1)));
+    let reloader = settings.rules_dir.clone().map(|dir| {
+        Reloader::spawn(
+            dir,
+            LoadContext::from_settings(&settings),
+            rules.clone(),
+            Duration::from_secs(1),
+        )
+    });
+    // Before the writer: it queues what rules forward, the senders take it from there.
+    let (forwarder, forwarding) = crate::forward::start(&store, &settings.forwards)?;
 
     let normalizer = Normalizer::new(settings.sources.clone(), LevelTable::default());
     let (ingest, receiver) = ingest::channel(normalizer, settings.ingest.queue_events);
@@ -171,7 +180,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     let writer = spawn_writer(
         store.clone(),
         receiver,
-        RuleStage::new(rules.clone(), alerts.clone(), equipment.clone()),
+        RuleStage::new(rules.clone(), alerts.clone(), equipment.clone()).with_forwarder(forwarder),
     );
     let retention = spawn_retention(store.clone(), &settings);
 
@@ -241,6 +250,7 @@ pub async fn run(settings: Settings, move_corrupt_store: bool) -> Result<(), App
     listeners.stop().await;
     join_thread(writer, "store writer").await;
     notifier.stop().await;
+    forwarding.stop().await;
     outages.stop();
     reports.stop();
     retention.stop();
@@ -341,7 +351,8 @@ fn reload_certificate(tls: &crate::tls::CertResolver, whose: &str) {
 /// The rules directory of the settings, or the built-in pack; refuses to start on errors.
 fn load_rules(settings: &Settings) -> Result<RuleSet, AppError> {
     let rules = match &settings.rules_dir {
-        Some(dir) => crate::rules::load_dir(dir).map_err(AppError::Rules)?,
+        Some(dir) => crate::rules::load_dir_with(dir, &LoadContext::from_settings(settings))
+            .map_err(AppError::Rules)?,
         None => RuleSet::default_pack(),
     };
     info!(

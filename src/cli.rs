@@ -20,10 +20,13 @@ pub enum Command {
     Run(RunArgs),
     /// Validate the config file and every rule file; print `ok` or `file:line:col: message` per error.
     CheckConfig(ConfigArg),
-    /// Validate a rules directory alone.
+    /// Validate a rules directory alone (names rules give `forward` are checked against the
+    /// `[[forward]]` tables of the config: `--config`, else the embedded default, which has none).
     CheckRules {
         /// Directory of `*.toml` rule files.
         dir: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Run test cases (sample syslog lines and traps with times) through a rules directory and
     /// check the alerts they raise, fold, clear or suppress; exits 1 if any case fails.

@@ -66,6 +66,9 @@ pub struct ConfigFile {
     pub notify: NotifySection,
     #[serde(default)]
     pub reports: ReportsSection,
+    /// Upstream syslog servers rules can relay events to (`forward = ["NAME"]` in a rule).
+    #[serde(default)]
+    pub forward: Vec<ForwardSection>,
 }
 
 /// `[listen]`: where each listener binds. An empty string disables that listener.
@@ -186,6 +189,11 @@ impl TlsKeys {
         cert: "syslog_tls.cert",
         key: "syslog_tls.key",
     };
+    /// `[[forward]] client_cert`, `client_key` (errors also name the forward).
+    pub const FORWARD: TlsKeys = TlsKeys {
+        cert: "client_cert",
+        key: "client_key",
+    };
 }
 
 /// The syslog TLS listener, validated: where it binds, its certificate, whose client
@@ -305,6 +313,259 @@ pub struct WebhookSection {
     pub format: Option<String>,
     /// How long one call may take (`"10s"`).
     pub timeout: Option<String>,
+}
+
+/// One `[[forward]]` table: an upstream syslog server (a SIEM, a central relay) that rules
+/// relay events to through a queue on disk (see `crate::forward`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardSection {
+    /// Unique name: what rules list in `forward = [...]`, the `forward` label of the
+    /// `trapline_forward_*` metrics and the name of the queue in the store.
+    pub name: String,
+    /// `"host:port"` of the upstream (`"[2001:db8::1]:6514"` for IPv6); a host name is
+    /// resolved at every connection attempt.
+    pub address: String,
+    /// `"udp"`, `"tcp"` (RFC 6587 octet counting) or `"tls"` (RFC 5425).
+    pub protocol: String,
+    /// `"rfc5424"` (default) or `"rfc3164"`.
+    pub format: Option<String>,
+    /// PEM CA certificate(s) the upstream's certificate must chain to (`tls` only); without
+    /// it the system's CA store is used. When given, only these CAs are trusted.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain (leaf first) trapline presents for mutual TLS; needs `client_key`.
+    pub client_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `client_cert`.
+    pub client_key: Option<PathBuf>,
+    /// The name the upstream's certificate must carry, when it is not the host of `address`.
+    pub server_name: Option<String>,
+    /// Bound of the queue on disk (`"1GiB"`): when full, the oldest messages are dropped and
+    /// counted in `trapline_forward_queue_dropped_total`.
+    pub queue_max_bytes: Option<String>,
+    /// Longest message sent; longer ones are cut (`"8KiB"` for UDP, `"64KiB"` for TCP/TLS).
+    pub max_message_bytes: Option<String>,
+    /// First reconnection delay after a failure; doubles each time (`"1s"`).
+    pub retry_initial: Option<String>,
+    /// Longest delay between two connection attempts (`"30s"`).
+    pub retry_max: Option<String>,
+}
+
+/// How a forward reaches its upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardProtocol {
+    /// One datagram per message (RFC 5426); no delivery guarantee.
+    Udp,
+    /// TCP with octet-counting framing (RFC 6587 §3.4.1).
+    Tcp,
+    /// TLS with octet-counting framing (RFC 5425).
+    Tls,
+}
+
+impl ForwardProtocol {
+    /// Lower-case name as written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForwardProtocol::Udp => "udp",
+            ForwardProtocol::Tcp => "tcp",
+            ForwardProtocol::Tls => "tls",
+        }
+    }
+}
+
+/// The syslog format a forward writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardFormat {
+    /// `<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG`.
+    Rfc5424,
+    /// `<PRI>Mmm dd hh:mm:ss HOST TAG: MSG`, for receivers that know nothing else.
+    Rfc3164,
+}
+
+/// The TLS side of a `protocol = "tls"` forward. Only paths and names: `crate::forward`
+/// reads and checks the files (at start-up and in `check-config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardTls {
+    /// CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// The client certificate and key for mutual TLS.
+    pub client: Option<TlsFiles>,
+    /// The name checked against the upstream's certificate (`server_name`, else the host).
+    pub server_name: String,
+}
+
+/// One `[[forward]]`, validated.
+#[derive(Debug, Clone)]
+pub struct ForwardSettings {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub protocol: ForwardProtocol,
+    pub format: ForwardFormat,
+    /// Set exactly when `protocol` is TLS.
+    pub tls: Option<ForwardTls>,
+    pub queue_max_bytes: u64,
+    pub max_message_bytes: usize,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+/// At most this many `[[forward]]` tables: a rule's forward list is a 64-bit set.
+pub const MAX_FORWARDS: usize = 64;
+
+/// `host:port` with a port that is required (`[v6]:port` for IPv6 addresses).
+fn parse_host_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = text.trim().rsplit_once(':')?;
+    let host = match host.strip_prefix('[') {
+        Some(inner) => inner.strip_suffix(']')?,
+        None if host.contains(':') => return None,
+        None => host,
+    };
+    let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+    (!host.is_empty() && !host.contains(char::is_whitespace)).then(|| (host.to_string(), port))
+}
+
+fn build_forwards(sections: &[ForwardSection]) -> Result<Vec<ForwardSettings>, String> {
+    if sections.len() > MAX_FORWARDS {
+        return Err(format!("at most {MAX_FORWARDS} [[forward]] tables"));
+    }
+    let forwards = sections
+        .iter()
+        .map(build_forward)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut names: Vec<&str> = forwards.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(format!("forward: the name {:?} is used twice", pair[0]));
+    }
+    Ok(forwards)
+}
+
+fn build_forward(section: &ForwardSection) -> Result<ForwardSettings, String> {
+    let what = format!("forward {:?}", section.name);
+    let name_ok = (1..=64).contains(&section.name.len())
+        && section
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if !name_ok {
+        return Err(format!(
+            "{what}: name must be 1 to 64 of A-Z, a-z, 0-9, '_', '-', '.'"
+        ));
+    }
+    let (host, port) = parse_host_port(&section.address).ok_or_else(|| {
+        format!(
+            "{what}: address {:?} is not \"host:port\" (\"[v6 address]:port\" for IPv6)",
+            section.address
+        )
+    })?;
+    let protocol = match section.protocol.as_str() {
+        "udp" => ForwardProtocol::Udp,
+        "tcp" => ForwardProtocol::Tcp,
+        "tls" => ForwardProtocol::Tls,
+        other => return Err(format!("{what}: protocol {other:?} is not udp, tcp or tls")),
+    };
+    let format = match section.format.as_deref().unwrap_or("rfc5424") {
+        "rfc5424" => ForwardFormat::Rfc5424,
+        "rfc3164" => ForwardFormat::Rfc3164,
+        other => {
+            return Err(format!(
+                "{what}: format {other:?} is not rfc5424 or rfc3164"
+            ));
+        }
+    };
+    let tls = build_forward_tls(section, &what, &host, protocol)?;
+    let size = |key: &str, value: &Option<String>, fallback: &str| {
+        parse_bytes(value.as_deref().unwrap_or(fallback)).map_err(|e| format!("{what}: {key}: {e}"))
+    };
+    let queue_max_bytes = size("queue_max_bytes", &section.queue_max_bytes, "1GiB")?;
+    let (default_max, largest) = match protocol {
+        // The largest UDP payload over IPv4.
+        ForwardProtocol::Udp => ("8KiB", 65_507),
+        ForwardProtocol::Tcp | ForwardProtocol::Tls => ("64KiB", 1 << 20),
+    };
+    let max_message_bytes = size("max_message_bytes", &section.max_message_bytes, default_max)?;
+    if !(1024..=largest).contains(&max_message_bytes) {
+        return Err(format!(
+            "{what}: max_message_bytes must be between 1 KiB and {largest} B for {}",
+            protocol.as_str()
+        ));
+    }
+    if queue_max_bytes < 64 * 1024 || queue_max_bytes < 4 * max_message_bytes {
+        return Err(format!(
+            "{what}: queue_max_bytes must be at least 64 KiB and 4 times max_message_bytes"
+        ));
+    }
+    let duration = |key: &str, value: &Option<String>, fallback: &str| {
+        parse_duration(value.as_deref().unwrap_or(fallback))
+            .map_err(|e| format!("{what}: {key}: {e}"))
+    };
+    let retry_initial = duration("retry_initial", &section.retry_initial, "1s")?;
+    let retry_max = duration("retry_max", &section.retry_max, "30s")?;
+    if retry_initial.is_zero() || retry_max < retry_initial {
+        return Err(format!(
+            "{what}: retry_initial must be > 0 and at most retry_max"
+        ));
+    }
+    Ok(ForwardSettings {
+        name: section.name.clone(),
+        host,
+        port,
+        protocol,
+        format,
+        tls,
+        queue_max_bytes,
+        max_message_bytes: max_message_bytes as usize,
+        retry_initial,
+        retry_max,
+    })
+}
+
+/// The TLS keys of a forward: only with `protocol = "tls"`, client certificate and key both
+/// or neither.
+fn build_forward_tls(
+    section: &ForwardSection,
+    what: &str,
+    host: &str,
+    protocol: ForwardProtocol,
+) -> Result<Option<ForwardTls>, String> {
+    let given = |path: &Option<PathBuf>| path.clone().filter(|p| !p.as_os_str().is_empty());
+    let (ca_file, cert, key) = (
+        given(&section.ca_file),
+        given(&section.client_cert),
+        given(&section.client_key),
+    );
+    let server_name = section.server_name.as_deref().map(str::trim);
+    if protocol != ForwardProtocol::Tls {
+        if ca_file.is_some() || cert.is_some() || key.is_some() || server_name.is_some() {
+            return Err(format!(
+                "{what}: ca_file, client_cert, client_key and server_name need protocol = \"tls\""
+            ));
+        }
+        return Ok(None);
+    }
+    let client = match (cert, key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert,
+            key,
+            keys: TlsKeys::FORWARD,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(format!(
+                "{what}: client_cert and client_key go together: give both or neither"
+            ));
+        }
+    };
+    let server_name = match server_name {
+        Some("") => return Err(format!("{what}: server_name is empty")),
+        Some(name) => name.to_string(),
+        None => host.to_string(),
+    };
+    Ok(Some(ForwardTls {
+        ca_file,
+        client,
+        server_name,
+    }))
 }
 
 /// The SMTP password, kept out of every `Debug` output and log line.
@@ -447,6 +708,8 @@ pub struct Settings {
     pub smtp: Option<SmtpSettings>,
     pub notify: NotifySettings,
     pub reports: ReportSettings,
+    /// `[[forward]]` upstreams, in file order (rules refer to them by name).
+    pub forwards: Vec<ForwardSettings>,
 }
 
 /// Retention limits; `None` means unlimited.
@@ -709,6 +972,7 @@ impl Settings {
                 .map_err(invalid)?,
             notify: build_notify(&file.notify, http).map_err(invalid)?,
             reports: build_reports(&file.reports).map_err(invalid)?,
+            forwards: build_forwards(&file.forward).map_err(invalid)?,
         })
     }
 }
@@ -1340,6 +1604,88 @@ trust_host = "sender"
         };
         let s = Settings::build("t", file, &over).unwrap();
         assert_eq!(s.syslog_tls.unwrap().addr, "127.0.0.1:0".parse().unwrap());
+    }
+
+    #[test]
+    fn forwards_are_validated_with_their_defaults() {
+        let s = settings(
+            r#"
+[[forward]]
+name = "siem"
+address = "siem.example.net:6514"
+protocol = "tls"
+ca_file = "/etc/trapline/siem-ca.pem"
+client_cert = "/etc/trapline/client.pem"
+client_key = "/etc/trapline/client.key"
+
+[[forward]]
+name = "relay-v6"
+address = "[2001:db8::1]:514"
+protocol = "udp"
+format = "rfc3164"
+queue_max_bytes = "10MiB"
+"#,
+        )
+        .unwrap();
+        let (siem, relay) = (&s.forwards[0], &s.forwards[1]);
+        assert_eq!((siem.host.as_str(), siem.port), ("siem.example.net", 6514));
+        assert_eq!(siem.format, ForwardFormat::Rfc5424);
+        assert_eq!(siem.queue_max_bytes, 1 << 30);
+        assert_eq!(siem.max_message_bytes, 64 * 1024);
+        let tls = siem.tls.as_ref().unwrap();
+        assert_eq!(tls.server_name, "siem.example.net");
+        assert_eq!(
+            tls.client.as_ref().unwrap().key,
+            PathBuf::from("/etc/trapline/client.key")
+        );
+        assert_eq!((relay.host.as_str(), relay.port), ("2001:db8::1", 514));
+        assert_eq!(
+            (relay.protocol, relay.format),
+            (ForwardProtocol::Udp, ForwardFormat::Rfc3164)
+        );
+        assert_eq!(
+            (relay.max_message_bytes, relay.queue_max_bytes),
+            (8192, 10 << 20)
+        );
+        assert!(relay.tls.is_none());
+        assert!(settings("").unwrap().forwards.is_empty());
+
+        let err = |table: &str| {
+            settings(&format!("[[forward]]\nname = \"f\"\n{table}"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("address = \"siem\"\nprotocol = \"tcp\"\n");
+        assert!(e.contains("forward \"f\": address \"siem\" is not"), "{e}");
+        let e = err("address = \"2001:db8::1:514\"\nprotocol = \"tcp\"\n");
+        assert!(e.contains("is not \"host:port\""), "{e}");
+        let e = err("address = \"s:514\"\nprotocol = \"relp\"\n");
+        assert!(
+            e.contains("protocol \"relp\" is not udp, tcp or tls"),
+            "{e}"
+        );
+        let e = err("address = \"s:514\"\nprotocol = \"tcp\"\nformat = \"json\"\n");
+        assert!(e.contains("format \"json\""), "{e}");
+        let e = err("address = \"s:514\"\nprotocol = \"tcp\"\nca_file = \"ca.pem\"\n");
+        assert!(e.contains("need protocol = \"tls\""), "{e}");
+        let e = err("address = \"s:6514\"\nprotocol = \"tls\"\nclient_cert = \"c.pem\"\n");
+        assert!(e.contains("give both or neither"), "{e}");
+        let e = err("address = \"s:514\"\nprotocol = \"udp\"\nmax_message_bytes = \"100KiB\"\n");
+        assert!(e.contains("max_message_bytes must be between"), "{e}");
+        let e = err("address = \"s:514\"\nprotocol = \"tcp\"\nqueue_max_bytes = \"1KiB\"\n");
+        assert!(e.contains("queue_max_bytes must be at least"), "{e}");
+        let e = err("address = \"s:514\"\nprotocol = \"tcp\"\nretry_max = \"soon\"\n");
+        assert!(e.contains("forward \"f\": retry_max: bad duration"), "{e}");
+        let e = err("address = \"s:514\"\nprotocol = \"tcp\"\nport = 514\n");
+        assert!(e.starts_with("test.toml:5:1: "), "{e}");
+        let e = settings("[[forward]]\nname = \"a b\"\naddress = \"s:1\"\nprotocol = \"udp\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("name must be"), "{e}");
+        let e = settings("[[forward]]\nname = \"a\"\naddress = \"s:1\"\nprotocol = \"udp\"\n[[forward]]\nname = \"a\"\naddress = \"t:1\"\nprotocol = \"tcp\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("the name \"a\" is used twice"), "{e}");
     }
 
     #[test]

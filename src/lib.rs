@@ -15,6 +15,7 @@ pub mod control; // DATA/control.sock: commands (backup) to the running applianc
 pub mod decode; // pure bytes -> parsed syslog fields (no I/O)
 pub mod equipment; // hosts seen (sightings, from the writer) and described (details, from people)
 pub mod event; // the normalized Event every stage shares
+pub mod forward; // relaying rule-selected events to upstream syslog servers through disk queues
 pub mod incidents; // incident tickets: lifecycle, references, knowledge base, export, PDF, archive
 pub mod ingest; // the bounded queue between listeners and the store writer
 pub mod listen; // sockets only: UDP (batched), TCP (RFC 6587 framing), TLS (RFC 5425)

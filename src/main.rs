@@ -23,7 +23,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::CheckConfig(args) => return check_config(&args),
-        Command::CheckRules { dir } => return check_rules(&dir),
+        Command::CheckRules { dir, config } => {
+            return match load_settings(&config, &Overrides::default()) {
+                Ok(settings) => check_rules(&dir, &settings),
+                Err(error) => {
+                    println!("{error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::TestRules { dir, cases } => return test_rules(&dir, &cases),
         Command::Replay {
             file,
@@ -86,9 +94,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 
 fn check_config(args: &ConfigArg) -> ExitCode {
     match load_settings(args, &Overrides::default()) {
-        Ok(settings) if !check_snmp(&settings) | !check_tls(&settings) => ExitCode::FAILURE,
+        Ok(settings)
+            if !check_snmp(&settings) | !check_tls(&settings) | !check_forwards(&settings) =>
+        {
+            ExitCode::FAILURE
+        }
         Ok(settings) => match settings.rules_dir.as_deref() {
-            Some(dir) => check_rules(dir),
+            Some(dir) => check_rules(dir, &settings),
             None => {
                 println!("ok");
                 ExitCode::SUCCESS
@@ -143,9 +155,21 @@ fn check_tls(settings: &Settings) -> bool {
     ok
 }
 
-/// Compiles every rule file of `dir`; prints `ok` or one `file:line:col: message` per error.
-fn check_rules(dir: &std::path::Path) -> ExitCode {
-    match trapline::rules::check_dir(dir) {
+/// Reads the TLS files of every `tls` forward as `run` would; prints each problem and returns
+/// false if there was any.
+fn check_forwards(settings: &Settings) -> bool {
+    let errors = trapline::forward::check(&settings.forwards);
+    for error in &errors {
+        println!("{error}");
+    }
+    errors.is_empty()
+}
+
+/// Compiles every rule file of `dir` (forward names checked against `settings`); prints `ok`
+/// or one `file:line:col: message` per error.
+fn check_rules(dir: &std::path::Path, settings: &Settings) -> ExitCode {
+    let context = trapline::rules::LoadContext::from_settings(settings);
+    match trapline::rules::check_dir(dir, &context) {
         Ok(()) => {
             println!("ok");
             ExitCode::SUCCESS

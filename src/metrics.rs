@@ -90,6 +90,20 @@ pub struct Metrics {
     pub retention_deleted_events: IntCounterVec,
     /// `trapline_http_requests_total{path,status}`; path is the route template, never the URI.
     pub http_requests: IntCounterVec,
+    /// `trapline_forward_sent_total{forward}`: messages delivered to an upstream (TCP/TLS:
+    /// acknowledged by its TCP; UDP: sent) and removed from the queue.
+    pub forward_sent: IntCounterVec,
+    /// `trapline_forward_queue_depth{forward}`: messages waiting in a forward's disk queue.
+    pub forward_queue_depth: IntGaugeVec,
+    /// `trapline_forward_queue_dropped_total{forward}`: messages dropped because the queue
+    /// was full (oldest first) or could not be written.
+    pub forward_queue_dropped: IntCounterVec,
+    /// `trapline_forward_errors_total{forward}`: failed connection attempts and broken
+    /// connections.
+    pub forward_errors: IntCounterVec,
+    /// `trapline_forward_up{forward}`: 1 while connected to the upstream (UDP: from a
+    /// successful connect until a send fails).
+    pub forward_up: IntGaugeVec,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -328,6 +342,36 @@ impl Metrics {
                 "trapline_http_requests_total",
                 "HTTP requests served.",
                 &["path", "status"],
+            ),
+            forward_sent: counter_vec(
+                &r,
+                "trapline_forward_sent_total",
+                "Messages delivered to an upstream syslog server and removed from its queue.",
+                &["forward"],
+            ),
+            forward_queue_depth: gauge_vec(
+                &r,
+                "trapline_forward_queue_depth",
+                "Messages waiting in a forward's queue on disk.",
+                &["forward"],
+            ),
+            forward_queue_dropped: counter_vec(
+                &r,
+                "trapline_forward_queue_dropped_total",
+                "Messages dropped from a forward's queue (full: oldest first) or not queued.",
+                &["forward"],
+            ),
+            forward_errors: counter_vec(
+                &r,
+                "trapline_forward_errors_total",
+                "Failed connection attempts and broken connections to an upstream.",
+                &["forward"],
+            ),
+            forward_up: gauge_vec(
+                &r,
+                "trapline_forward_up",
+                "1 while connected to the upstream syslog server, else 0.",
+                &["forward"],
             ),
             registry: r,
         };

@@ -6,6 +6,10 @@
 //! thread keeps events and alerts in one order without locks on the hot path: the engine's mutex
 //! is taken once per chunk, and the web layer only takes it for operator actions. The rule set is
 //! fetched once per chunk, so a reload never splits a chunk between two sets.
+//!
+//! Forwarding happens in the rules step, before events the rules drop are removed (a rule can
+//! relay what it keeps out of the store): the [`Forwarder`] formats the selected events and
+//! appends them to the forwards' disk queues, once per chunk — never a socket on this thread.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -15,6 +19,7 @@ use tracing::error;
 use crate::alerts::AlertEngine;
 use crate::equipment::Equipment;
 use crate::event::{Event, now_ns};
+use crate::forward::Forwarder;
 use crate::rules::reload::ActiveRules;
 use crate::rules::{Scratch, Verdict};
 use crate::store::ChunkStage;
@@ -34,6 +39,7 @@ pub struct RuleStage {
     rules: ActiveRules,
     alerts: SharedAlerts,
     equipment: Equipment,
+    forwarder: Forwarder,
     scratch: Scratch,
     verdicts: Vec<Verdict>,
     current: Option<Arc<crate::rules::RuleSet>>,
@@ -53,12 +59,19 @@ impl RuleStage {
             rules,
             alerts,
             equipment,
+            forwarder: Forwarder::none(),
             scratch: Scratch::default(),
             verdicts: Vec::new(),
             current: None,
             last_tick: Instant::now(),
             last_persist: Instant::now(),
         }
+    }
+
+    /// Relays the events rules select (`forward = [...]`) through `forwarder`.
+    pub fn with_forwarder(mut self, forwarder: Forwarder) -> RuleStage {
+        self.forwarder = forwarder;
+        self
     }
 }
 
@@ -69,8 +82,14 @@ impl ChunkStage for RuleStage {
         let mut any_dropped = false;
         for event in events.iter_mut() {
             let verdict = rules.qualify(event, &mut self.scratch);
+            if !verdict.forward.is_empty() {
+                self.forwarder.stage(event, verdict.forward);
+            }
             any_dropped |= verdict.drop;
             self.verdicts.push(verdict);
+        }
+        if !self.forwarder.is_empty() {
+            self.forwarder.commit();
         }
         if any_dropped {
             let mut verdicts = self.verdicts.iter();

@@ -133,6 +133,22 @@ pub fn load_certified_key(files: &TlsFiles) -> Result<CertifiedKey, TlsError> {
     }
 }
 
+/// The CAs of the PEM bundle at `ca` (config key `key`): whom a verifier trusts, for client
+/// certificates of syslog senders and for the upstreams trapline forwards to.
+pub fn ca_roots(key: &'static str, ca: &Path) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for certificate in read_certificates(key, ca)? {
+        roots
+            .add(certificate)
+            .map_err(|error| TlsError::BadCertificate {
+                key,
+                path: ca.display().to_string(),
+                detail: format!("not a usable CA certificate: {error}"),
+            })?;
+    }
+    Ok(roots)
+}
+
 /// Checks senders' certificates against the CAs of the PEM bundle at `ca` (config key
 /// `key`); with `required`, a client without a certificate fails the handshake, otherwise it
 /// may stay anonymous (but one that shows a certificate must show a good one).
@@ -146,12 +162,7 @@ pub fn client_verifier(
         path: ca.display().to_string(),
         detail,
     };
-    let mut roots = RootCertStore::empty();
-    for certificate in read_certificates(key, ca)? {
-        roots
-            .add(certificate)
-            .map_err(|error| bad(format!("not a usable CA certificate: {error}")))?;
-    }
+    let roots = ca_roots(key, ca)?;
     let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
     let builder = if required {
         builder

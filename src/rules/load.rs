@@ -5,6 +5,10 @@
 //! duration, a time zone — is reported as [`LoadError`], which renders as `file:line:col:
 //! message` pointing at the offending text (inside a `when` string, at the offending token).
 //! A set of files loads completely or not at all, so a reload never leaves half a rule set.
+//!
+//! Rules may name things the configuration defines (`forward = ["siem"]` names a
+//! `[[forward]]`); [`LoadContext`] carries those names, so a misspelt one is an error at its
+//! place in the file rather than events that silently go nowhere.
 
 use std::ops::Range;
 use std::path::Path;
@@ -16,7 +20,9 @@ use toml::Spanned;
 
 use super::condition::Condition;
 use super::template::Template;
-use super::{Action, Expect, ExpectSchedule, Inhibit, Maintenance, Rule, RuleSet, Threshold};
+use super::{
+    Action, Expect, ExpectSchedule, ForwardSet, Inhibit, Maintenance, Rule, RuleSet, Threshold,
+};
 use crate::event::Level;
 
 /// One problem in one rule file, positioned for an operator's editor.
@@ -27,6 +33,24 @@ pub struct LoadError {
     pub line: usize,
     pub col: usize,
     pub message: String,
+}
+
+/// What the configuration defines that rules refer to by name.
+#[derive(Debug, Clone, Default)]
+pub struct LoadContext {
+    /// The `[[forward]]` names in config order (a rule's `forward` list becomes a
+    /// [`ForwardSet`] of these positions). `None`: names are not checked and forward lists
+    /// are ignored — for the offline tools (`test-rules`, `replay`), which forward nothing.
+    pub forwards: Option<Vec<String>>,
+}
+
+impl LoadContext {
+    /// The names `settings` defines.
+    pub fn from_settings(settings: &crate::config::Settings) -> LoadContext {
+        LoadContext {
+            forwards: Some(settings.forwards.iter().map(|f| f.name.clone()).collect()),
+        }
+    }
 }
 
 /// Template variables every rule may use besides event fields and its own captures.
@@ -60,6 +84,7 @@ struct RuleToml {
     inhibit: Option<InhibitToml>,
     notify: Option<Vec<Spanned<String>>>,
     availability: Option<bool>,
+    forward: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -104,7 +129,13 @@ struct MaintenanceToml {
 }
 
 /// Loads every `*.toml` of `dir` in name order; all errors of all files, or the rule set.
+/// Forward names are not checked (see [`load_dir_with`]).
 pub fn load_dir(dir: &Path) -> Result<RuleSet, Vec<LoadError>> {
+    load_dir_with(dir, &LoadContext::default())
+}
+
+/// [`load_dir`] with the names the configuration defines.
+pub fn load_dir_with(dir: &Path, context: &LoadContext) -> Result<RuleSet, Vec<LoadError>> {
     let files = super::rule_files(dir).map_err(|message| {
         vec![LoadError {
             file: dir.display().to_string(),
@@ -130,12 +161,21 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, Vec<LoadError>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    load_texts(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+    load_texts_with(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())), context)
 }
 
-/// Compiles named file texts (in the order given) into one rule set.
+/// Compiles named file texts (in the order given) into one rule set. Forward names are not
+/// checked (see [`load_texts_with`]).
 pub fn load_texts<'a>(
     files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<RuleSet, Vec<LoadError>> {
+    load_texts_with(files, &LoadContext::default())
+}
+
+/// [`load_texts`] with the names the configuration defines.
+pub fn load_texts_with<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    context: &LoadContext,
 ) -> Result<RuleSet, Vec<LoadError>> {
     let mut rules = Vec::new();
     let mut maintenance = Vec::new();
@@ -147,6 +187,7 @@ pub fn load_texts<'a>(
         let mut file = FileLoader {
             name,
             text,
+            context,
             errors: &mut errors,
         };
         let Some(parsed) = file.parse() else { continue };
@@ -185,6 +226,7 @@ pub fn load_texts<'a>(
 struct FileLoader<'a, 'e> {
     name: &'a str,
     text: &'a str,
+    context: &'a LoadContext,
     errors: &'e mut Vec<LoadError>,
 }
 
@@ -366,6 +408,11 @@ impl FileLoader<'_, '_> {
                 })
                 .collect::<Vec<_>>()
         });
+        let forward = toml
+            .forward
+            .as_ref()
+            .map(|names| self.forwards(names, toml.when.is_some()))
+            .unwrap_or_default();
         if self.errors.len() > errors_before {
             return None;
         }
@@ -385,7 +432,45 @@ impl FileLoader<'_, '_> {
             inhibit,
             notify,
             availability: toml.availability.unwrap_or(toml.expect.is_some()),
+            forward,
         })
+    }
+
+    /// A rule's `forward` list: each name must be a `[[forward]]` of the config (when the
+    /// context knows them), and the rule must have a `when` (an `expect` rule matches no event
+    /// of its own to forward).
+    fn forwards(&mut self, names: &[Spanned<String>], has_when: bool) -> ForwardSet {
+        let mut set = ForwardSet::default();
+        if !has_when && let Some(first) = names.first() {
+            self.error(
+                first.span(),
+                "`forward` needs `when`: an `expect` rule matches no event to forward",
+            );
+        }
+        let Some(known) = &self.context.forwards else {
+            return set;
+        };
+        for name in names {
+            match known.iter().position(|k| k == name.get_ref()) {
+                Some(index) => set.add(ForwardSet::single(index)),
+                None if known.is_empty() => self.error(
+                    name.span(),
+                    format!(
+                        "unknown forward {:?}: the config defines no [[forward]]",
+                        name.get_ref()
+                    ),
+                ),
+                None => self.error(
+                    name.span(),
+                    format!(
+                        "unknown forward {:?} (the config's [[forward]] names: {})",
+                        name.get_ref(),
+                        known.join(", ")
+                    ),
+                ),
+            }
+        }
+        set
     }
 
     fn threshold(&mut self, toml: &ThresholdToml, captures: &[String]) -> Option<Threshold> {

@@ -25,7 +25,10 @@ use prometheus::IntCounter;
 use serde::{Deserialize, Serialize};
 
 pub use condition::{Captures, Condition, Glob, Subject};
-pub use load::{LoadError, TEMPLATE_EXTRAS, load_dir, load_texts, parse_instant};
+pub use load::{
+    LoadContext, LoadError, TEMPLATE_EXTRAS, load_dir, load_dir_with, load_texts, load_texts_with,
+    parse_instant,
+};
 pub use prefilter::Prefilter;
 pub use template::Template;
 
@@ -136,6 +139,40 @@ pub struct Rule {
     /// Defaults to true for `expect` rules (the awaited thing did not happen) and false for
     /// the rest, so only rules that really mean "down" lower a host's availability.
     pub availability: bool,
+    /// `forward = ["siem"]`: the `[[forward]]` upstreams every event this rule matches is
+    /// relayed to, whatever the rule's action (with `action = "drop"`: relayed, not stored).
+    pub forward: ForwardSet,
+}
+
+/// A set of `[[forward]]` tables, by their position in the config (at most
+/// [`crate::config::MAX_FORWARDS`]): a rule's `forward` list, and the union of the lists of
+/// the rules an event matched. A bit set, so collecting it costs nothing per event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForwardSet(u64);
+
+impl ForwardSet {
+    /// The set holding the forward at `index` (indices past the bound are ignored).
+    pub fn single(index: usize) -> ForwardSet {
+        ForwardSet(1u64.checked_shl(index as u32).unwrap_or(0))
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Adds every forward of `other`.
+    pub fn add(&mut self, other: ForwardSet) {
+        self.0 |= other.0;
+    }
+
+    pub fn contains(self, index: usize) -> bool {
+        self.0 & ForwardSet::single(index).0 != 0
+    }
+
+    /// The positions in the set, ascending.
+    pub fn indices(self) -> impl Iterator<Item = usize> {
+        (0..64).filter(move |i| self.0 & (1 << i) != 0)
+    }
 }
 
 /// One entry of a rule's `notify` list.
@@ -238,6 +275,9 @@ pub struct Verdict {
     /// Threshold rules with `continue = true` that matched before the deciding rule: they
     /// count the event too (e.g. "flapping" on top of the link-down alert).
     pub counted_by: Vec<usize>,
+    /// The upstreams the event goes to: the `forward` lists of every rule that matched it in
+    /// this pass (so a first rule with `continue = true` can forward without deciding).
+    pub forward: ForwardSet,
 }
 
 /// Reusable buffers for [`RuleSet::qualify`] (one per evaluating thread).
@@ -367,6 +407,7 @@ impl RuleSet {
             }
             self.matches[index].inc();
             verdict.rule = Some(index);
+            verdict.forward.add(rule.forward);
             if rule.action == Action::Drop {
                 self.drops[index].inc();
                 verdict.drop = true;
@@ -400,9 +441,10 @@ pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Checks every rule file of `dir`; returns one message per problem.
-pub fn check_dir(dir: &Path) -> Result<(), Vec<String>> {
-    load_dir(dir)
+/// Checks every rule file of `dir` against what `context` says the config defines; returns
+/// one message per problem.
+pub fn check_dir(dir: &Path, context: &LoadContext) -> Result<(), Vec<String>> {
+    load_dir_with(dir, context)
         .map(|_| ())
         .map_err(|errors| errors.iter().map(ToString::to_string).collect())
 }
@@ -479,6 +521,87 @@ mod tests {
         let e =
             errors("[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nnotify = [\"mail:nobody\"]\n");
         assert!(e[0].contains("not a mail address"), "{e:?}");
+    }
+
+    #[test]
+    fn forward_lists_name_configured_forwards_and_matching_rules_add_up() {
+        let context = LoadContext {
+            forwards: Some(vec!["siem".into(), "archive".into()]),
+        };
+        let text = r#"
+[[rule]]
+name = "everything-to-archive"
+when = 'severity <= 6'
+forward = ["archive"]
+continue = true
+
+[[rule]]
+name = "noisy-debug"
+when = 'app == "noisy"'
+action = "drop"
+forward = ["siem"]
+
+[[rule]]
+name = "sshd"
+when = 'app == "sshd"'
+level = "low"
+forward = ["siem", "siem"]
+"#;
+        let rules = load_texts_with([("r.toml", text)], &context).unwrap();
+        let mut scratch = Scratch::default();
+        let mut forwards = |app: &str, severity: u8| {
+            let mut e = syslog(app, severity, "m");
+            let v = rules.qualify(&mut e, &mut scratch);
+            (v.forward.indices().collect::<Vec<_>>(), v.drop)
+        };
+        assert_eq!(forwards("sshd", 4), (vec![0, 1], false));
+        assert_eq!(forwards("noisy", 7), (vec![0], true), "relayed, not stored");
+        assert_eq!(forwards("cron", 6), (vec![1], false));
+        assert_eq!(forwards("cron", 7), (vec![], false));
+
+        let errors = |text: &str| -> Vec<String> {
+            match load_texts_with([("r.toml", text)], &context) {
+                Ok(_) => Vec::new(),
+                Err(errors) => errors.iter().map(ToString::to_string).collect(),
+            }
+        };
+        let e = errors(
+            "[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nforward = [\"siem\", \"sime\"]\n",
+        );
+        assert_eq!(
+            e,
+            [
+                "r.toml:4:20: unknown forward \"sime\" (the config's [[forward]] names: siem, archive)"
+            ]
+        );
+        let e = errors(
+            "[[rule]]\nname = \"x\"\nexpect = { when = 'app == \"b\"', every = \"1h\" }\nforward = [\"siem\"]\n",
+        );
+        assert!(
+            e[0].starts_with("r.toml:4:12: `forward` needs `when`"),
+            "{e:?}"
+        );
+        let none = LoadContext {
+            forwards: Some(Vec::new()),
+        };
+        let e = load_texts_with(
+            [(
+                "r.toml",
+                "[[rule]]\nname = \"x\"\nwhen = 'app == \"a\"'\nforward = [\"siem\"]\n",
+            )],
+            &none,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e[0].to_string()
+                .contains("the config defines no [[forward]]"),
+            "{e:?}"
+        );
+        // Without a context (the offline tools) names are not checked and nothing forwards.
+        let rules = load_texts([("r.toml", text)]).unwrap();
+        let mut e = syslog("sshd", 4, "m");
+        assert!(rules.qualify(&mut e, &mut scratch).forward.is_empty());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{error, info};
 
-use super::{RuleSet, load_dir};
+use super::{LoadContext, RuleSet, load_dir_with};
 use crate::metrics::metrics;
 
 /// The rule set in force; cheap to clone and to read.
@@ -47,9 +47,10 @@ impl ActiveRules {
     }
 }
 
-/// Loads `dir` and, if it compiles, puts it in force; logs and counts the outcome.
-pub fn reload(dir: &Path, active: &ActiveRules) -> bool {
-    let outcome = match load_dir(dir) {
+/// Loads `dir` (names checked against `context`) and, if it compiles, puts it in force; logs
+/// and counts the outcome.
+pub fn reload(dir: &Path, context: &LoadContext, active: &ActiveRules) -> bool {
+    let outcome = match load_dir_with(dir, context) {
         Ok(rules) => {
             info!(dir = %dir.display(), rules = rules.rules().len(), "Rules reloaded.");
             active.replace(rules);
@@ -94,8 +95,14 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Starts watching `dir` (polling every `interval`).
-    pub fn spawn(dir: PathBuf, active: ActiveRules, interval: Duration) -> Reloader {
+    /// Starts watching `dir` (polling every `interval`); `context` is what the configuration
+    /// defines for the rules to name (it does not change while trapline runs).
+    pub fn spawn(
+        dir: PathBuf,
+        context: LoadContext,
+        active: ActiveRules,
+        interval: Duration,
+    ) -> Reloader {
         let requested = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let (req, halt) = (requested.clone(), stop.clone());
@@ -120,7 +127,7 @@ impl Reloader {
                             std::thread::sleep(Duration::from_millis(100));
                         }
                         seen = fingerprint(&dir);
-                        reload(&dir, &active);
+                        reload(&dir, &context, &active);
                     }
                 }
             })

@@ -9,7 +9,8 @@
 //! - `idx_host` (`host \0 key`), `idx_level` (`level key`), `idx_kind` (`kind key`) → (), so a
 //!   query by host, level or kind walks only the blocks that hold a match;
 //! - `meta`: the next event id, kept so ids never go back even when retention empties the store;
-//! - `rec/NAME`: small durable records for the rest of the app ([`RecordTree`]).
+//! - `rec/NAME`: small durable records for the rest of the app ([`RecordTree`]);
+//! - `forward/NAME`: a forward's queue of messages for its upstream ([`DiskQueue`]).
 //!
 //! Entry points: [`Store::open`] (takes the `LOCK` file, classifies a corrupt store),
 //! [`Store::writer`] → [`EventWriter`] (the single writer thread, group-commit flushing),
@@ -28,6 +29,7 @@ mod compact;
 mod events;
 mod lock;
 mod query;
+mod queue;
 mod records;
 mod retention;
 
@@ -41,6 +43,7 @@ use tracing::{info, warn};
 pub use compact::CompactReport;
 pub use events::{ChunkStage, EventWriter, StoreOnly, run_writer, run_writer_with};
 pub use query::{EventPage, EventQuery};
+pub use queue::{Appended, DiskQueue};
 pub use records::RecordTree;
 pub use retention::RetentionReport;
 
@@ -100,6 +103,9 @@ pub enum StoreError {
     /// The writer thread could not make its pending events durable for a checkpoint.
     #[error("checkpoint failed: {0}")]
     Checkpoint(String),
+    /// A queue name outside `[A-Za-z0-9_.-]+`.
+    #[error("invalid queue name {0:?} (use A-Z, a-z, 0-9, '_', '-' and '.')")]
+    BadQueueName(String),
 }
 
 impl From<codec::CodecError> for StoreError {

@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod deb;
 mod equipment;
+mod forward;
 mod forwarders;
 mod harness;
 mod incidents;
