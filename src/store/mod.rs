@@ -284,8 +284,9 @@ fn open_sled(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError>
     let mut attempts = 0;
     loop {
         match open_sled_once(dir, options) {
+            // sled words it "could not acquire lock on …" (an `Other` error around EWOULDBLOCK).
             Err(StoreError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::WouldBlock && attempts < 250 =>
+                if source.to_string().contains("could not acquire lock") && attempts < 250 =>
             {
                 attempts += 1;
                 std::thread::sleep(std::time::Duration::from_millis(20));
