@@ -22,6 +22,7 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+command -v adduser >/dev/null || need+=(adduser)   # the .deb's postinst (package test)
 [ -x /usr/sbin/rsyslogd ] || command -v rsyslogd >/dev/null || need+=(rsyslog)
 compgen -G '/usr/lib/*/rsyslog/lmnsd_gtls.so' >/dev/null || need+=(rsyslog-gnutls)
 if ((${#need[@]})); then
