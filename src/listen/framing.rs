@@ -110,8 +110,15 @@ impl FrameDecoder {
     /// Ends the stream (EOF or shutdown): a final unterminated frame is emitted as it is.
     pub fn finish(&mut self, emit: &mut impl FnMut(Frame<'_>)) {
         match self.state {
-            // A bare MSG-LEN or a cut-short body is still what the sender meant to say.
-            State::Length | State::Counted { .. } => emit_nonempty(&self.buf, false, emit),
+            // A bare MSG-LEN is still what the sender meant to say, and like any frame it is cut
+            // to the maximum: its up to ten digits outgrow a maximum below ten (found by
+            // fuzz/fuzz_targets/tcp_framing.rs, which emitted 7 digits with a maximum of 1).
+            State::Length => {
+                let (frame, oversized) = cut(&self.buf, self.max_frame_bytes);
+                emit_nonempty(frame, oversized, emit);
+            }
+            // A cut-short body never holds more than the maximum (`want` is bounded by it).
+            State::Counted { .. } => emit_nonempty(&self.buf, false, emit),
             State::Line => self.emit_line(false, emit),
             State::Start | State::Skip { .. } | State::SkipLine => {}
         }
@@ -445,6 +452,15 @@ mod tests {
         decoder.finish(&mut emit);
         assert!(frames.iter().all(|f| f.len() == 1), "{frames:?}");
         assert_eq!(FrameDecoder::new(64).max_buffered_bytes(), 65);
+    }
+
+    /// Found by `fuzz/fuzz_targets/tcp_framing.rs`: a stream ending inside a MSG-LEN longer
+    /// than the maximum emitted the digits whole at EOF, a frame above the maximum.
+    #[test]
+    fn msg_len_at_eof_is_cut_to_the_maximum() {
+        check_max(1, &["3155"], &["3"], &[0]);
+        check_max(4, &["1234567"], &["1234"], &[0]);
+        check_max(4, &["1234"], &["1234"], &[]);
     }
 
     /// A stream of frames in mixed framings, and the frames it must decode to.
