@@ -1,20 +1,21 @@
 //! The `when` language (`rules::condition`): parse a condition, then evaluate it against
-//! realistic events and check that the prefilter facts it claims (`index_hints`) really are
-//! necessary — a wrong hint makes the rule index skip a rule that matches, a silently missed
-//! alert.
+//! realistic events and check that the rule index (`Prefilter`, built from the condition's
+//! `index_hints`) offers the condition for every event it matches — a wrong hint makes the
+//! index skip a rule that matches, a silently missed alert.
 //!
 //! Input: the condition text; optionally, after a NUL, an event of the input's own making as
 //! NUL-separated fields `host`, `app`, `message`, `trap_name`, `severity` (a digit), so that
 //! hosts and messages the sample events lack get tried too.
 //!
 //! Checks: no panic; an error offset inside the text on a character boundary (`rules` slices
-//! the file there); every hint holds for every event the condition matches.
+//! the file there); the index offers the condition for every event it matches.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use trapline::event::{Event, EventKind, Transport, TrapInfo};
-use trapline::rules::condition::{Condition, IndexHints, Subject};
+use trapline::rules::Prefilter;
+use trapline::rules::condition::{Condition, Subject};
 use trapline_fuzz::{RECEIVED_NS, peer, sample_events};
 
 /// An event from the fields after the condition; `None` when there are none.
@@ -44,48 +45,16 @@ fn own_event(fields: &[&str]) -> Option<Event> {
     Some(event)
 }
 
-/// Panics when `event` matched but breaks one of the hints.
-fn check_hints(condition: &str, hints: &IndexHints, event: &Event) {
-    let fail =
-        |what: &str| panic!("{condition:?} matched {event:?} but its {what} hint says it cannot");
-    let host = event.host.to_lowercase();
-    if hints.kind.is_some_and(|kind| kind != event.kind) {
-        fail("kind");
-    }
-    if let Some(apps) = &hints.app
-        && !event.app.as_ref().is_some_and(|app| apps.contains(app))
-    {
-        fail("app");
-    }
-    if let Some(names) = &hints.trap_name {
-        let name = event.trap.as_ref().and_then(|t| t.trap_name.as_deref());
-        let short = name.map(|n| n.rsplit_once("::").map_or(n, |(_, short)| short));
-        if !short.is_some_and(|s| names.iter().any(|n| n == s)) {
-            fail("trap_name");
-        }
-    }
-    if let Some(hosts) = &hints.host
-        && !hosts.contains(&host)
-    {
-        fail("host");
-    }
-    if let Some(prefixes) = &hints.host_prefixes
-        && !prefixes.iter().any(|p| host.starts_with(p.as_str()))
-    {
-        fail("host prefix");
-    }
-    if let Some(literals) = &hints.message_literals
-        && !literals.iter().any(|l| event.message.contains(l.as_str()))
-    {
-        fail("message literal");
-    }
-    if let Some(mask) = hints.severities
-        && !event
-            .severity
-            .is_some_and(|s| s < 8 && mask & (1 << s) != 0)
-    {
-        fail("severity");
-    }
+/// Panics when the rule index, built over this one condition, would not have offered it for
+/// an event it matches.
+fn check_index(index: &Prefilter, condition: &Condition, text: &str, event: &Event) {
+    let (mut candidates, mut lowered) = (Vec::new(), String::new());
+    index.candidates(event, &mut candidates, &mut lowered);
+    assert!(
+        candidates == [0],
+        "{text:?} matches {event:?} but the rule index skips it; hints {:?}",
+        condition.index_hints()
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -107,15 +76,15 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let hints = condition.index_hints();
     let _ = condition.capture_names();
+    let index = Prefilter::over([(0, &condition)].into_iter());
     let own = own_event(&fields);
     for event in sample_events().iter().chain(own.as_ref()) {
         for category in [None, Some("network")] {
             let mut captures = Vec::new();
             let subject = Subject { event, category };
             if condition.matches(&subject, &mut captures) {
-                check_hints(text, &hints, event);
+                check_index(&index, &condition, text, event);
             } else {
                 assert!(captures.is_empty(), "a failed match left captures behind");
             }
