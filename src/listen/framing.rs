@@ -19,11 +19,12 @@
 //! starts with digits and a space (`12 apples\n`) is read as octet-counted. Real syslog messages
 //! start with `<PRI>`, so this only bites senders that omit the PRI.
 //!
-//! The decoder never holds more than `max_frame_bytes + 1` bytes, whatever it is fed. It does no
-//! I/O, knows nothing of sockets or events, and never fails.
+//! The decoder never holds more than `max_frame_bytes + 1` bytes, whatever it is fed — or the
+//! ten digits of a MSG-LEN when the maximum is below nine ([`FrameDecoder::max_buffered_bytes`]).
+//! It does no I/O, knows nothing of sockets or events, and never fails.
 
 /// The most digits a MSG-LEN may have before we call it malformed (10 digits is > 4 GiB already).
-const MAX_LENGTH_DIGITS: usize = 10;
+pub const MAX_LENGTH_DIGITS: usize = 10;
 
 /// One frame, borrowed from the decoder or from the bytes it was fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +77,19 @@ impl FrameDecoder {
         self.state == State::Start
     }
 
-    /// How many bytes of a partial frame the decoder holds (never more than max + 1).
+    /// How many bytes of a partial frame the decoder holds (never more than
+    /// [`FrameDecoder::max_buffered_bytes`]).
     pub fn buffered_bytes(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The most bytes the decoder ever holds: max + 1 (room for a CR that stripping removes),
+    /// but at least the [`MAX_LENGTH_DIGITS`] of a MSG-LEN, which must all be read before
+    /// they can be told from the start of an LF frame. Only a maximum below nine (the config
+    /// allows no less than 480) makes the second bound the larger; the fuzzer found it with a
+    /// maximum of 1, where the documented max + 1 was a promise the decoder could not keep.
+    pub fn max_buffered_bytes(&self) -> usize {
+        (self.max_frame_bytes + 1).max(MAX_LENGTH_DIGITS)
     }
 
     /// Consumes `input`, calling `emit` for every frame it completes, in stream order.
@@ -99,8 +110,15 @@ impl FrameDecoder {
     /// Ends the stream (EOF or shutdown): a final unterminated frame is emitted as it is.
     pub fn finish(&mut self, emit: &mut impl FnMut(Frame<'_>)) {
         match self.state {
-            // A bare MSG-LEN or a cut-short body is still what the sender meant to say.
-            State::Length | State::Counted { .. } => emit_nonempty(&self.buf, false, emit),
+            // A bare MSG-LEN is still what the sender meant to say, and like any frame it is cut
+            // to the maximum: its up to ten digits outgrow a maximum below ten (found by
+            // fuzz/fuzz_targets/tcp_framing.rs, which emitted 7 digits with a maximum of 1).
+            State::Length => {
+                let (frame, oversized) = cut(&self.buf, self.max_frame_bytes);
+                emit_nonempty(frame, oversized, emit);
+            }
+            // A cut-short body never holds more than the maximum (`want` is bounded by it).
+            State::Counted { .. } => emit_nonempty(&self.buf, false, emit),
             State::Line => self.emit_line(false, emit),
             State::Start | State::Skip { .. } | State::SkipLine => {}
         }
@@ -419,6 +437,33 @@ mod tests {
         check_max(4, &["abcde"], &["abcd"], &[0]);
     }
 
+    /// Found by `fuzz/fuzz_targets/tcp_framing.rs`: with a maximum of 1, the digits of a
+    /// MSG-LEN were buffered beyond max + 1 (the bound is `max_buffered_bytes`), and frames
+    /// still never exceed the maximum.
+    #[test]
+    fn long_msg_len_with_a_tiny_maximum_stays_bounded() {
+        let stream = b"1577=5555555555 et5\xff\xff555 et5\xff\xff\xff157";
+        let mut decoder = FrameDecoder::new(1);
+        let mut frames = Vec::new();
+        let mut emit = |frame: Frame<'_>| frames.push(frame.bytes.to_vec());
+        decoder.feed(stream, &mut emit);
+        assert!(decoder.buffered_bytes() <= decoder.max_buffered_bytes());
+        assert_eq!(decoder.max_buffered_bytes(), MAX_LENGTH_DIGITS);
+        decoder.finish(&mut emit);
+        assert!(frames.iter().all(|f| f.len() == 1), "{frames:?}");
+        assert_eq!(FrameDecoder::new(64).max_buffered_bytes(), 65);
+    }
+
+    /// Found by `fuzz/fuzz_targets/tcp_framing.rs`: a stream ending inside a MSG-LEN longer
+    /// than the maximum emitted the digits whole at EOF, a frame above the maximum.
+    #[test]
+    fn msg_len_at_eof_is_cut_to_the_maximum() {
+        // The fuzzer's stream, maximum 1 (artifact crash-7dca1824…).
+        check_max(1, &["1555555"], &["1"], &[0]);
+        check_max(4, &["1234567"], &["1234"], &[0]);
+        check_max(4, &["1234"], &["1234"], &[]);
+    }
+
     /// A stream of frames in mixed framings, and the frames it must decode to.
     fn stream_strategy() -> impl Strategy<Value = (Vec<u8>, Vec<Vec<u8>>)> {
         let frame = (proptest::collection::vec(any::<u8>(), 1..40), 0..4u8);
@@ -476,7 +521,7 @@ mod tests {
             let mut emit = |frame: Frame<'_>| assert!(!frame.bytes.is_empty() && frame.bytes.len() <= max);
             for chunk in &chunks {
                 decoder.feed(chunk, &mut emit);
-                prop_assert!(decoder.buffered_bytes() <= max + 1);
+                prop_assert!(decoder.buffered_bytes() <= decoder.max_buffered_bytes());
                 prop_assert!(decoder.buf.capacity() <= (max + 1).max(MAX_LENGTH_DIGITS) * 2);
             }
             decoder.finish(&mut emit);

@@ -147,6 +147,19 @@ pub(crate) fn bundled_sources(files: &[(&'static str, &'static str)]) -> Vec<Sou
         .collect()
 }
 
+/// Modules handed over as text (label, contents) rather than read from files; see
+/// `MibSet::from_texts`.
+pub(crate) fn text_sources(texts: &[(&str, &str)]) -> Vec<Source> {
+    texts
+        .iter()
+        .map(|&(label, text)| Source {
+            label: label.to_owned(),
+            text: Cow::Owned(text.to_owned()),
+            bundled: false,
+        })
+        .collect()
+}
+
 /// Reads the MIB files of `dirs`, each directory's files in name order.
 pub(crate) fn dir_sources(dirs: &[PathBuf]) -> (Vec<Source>, Vec<MibError>) {
     let mut sources = Vec::new();

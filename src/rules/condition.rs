@@ -899,7 +899,7 @@ impl Glob {
 
 /// Lower-cases one character without allocating; characters whose lower case is several
 /// characters (rare, never in host names) are kept as they are.
-fn fold(c: char) -> char {
+pub(crate) fn fold(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }

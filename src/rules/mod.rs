@@ -727,6 +727,27 @@ action = "drop"
         assert_eq!(out, "from 10.0.0.1");
     }
 
+    /// Found by `fuzz/fuzz_targets/rule_condition.rs` (its rule-index check): the prefilter
+    /// lower-cased `İ` to `i̇` while the host glob keeps it, so the rule matched the event but
+    /// was never offered it.
+    #[test]
+    fn prefilter_folds_hosts_as_host_globs_do() {
+        let text = "[[rule]]\nname = \"ist\"\nwhen = 'host == \"İstanbul-rtr\"'\nlevel = \"low\"\n\
+                    [[rule]]\nname = \"glob\"\nwhen = 'host == \"İst*\"'\nlevel = \"low\"\n";
+        let rules = load_texts([("r.toml", text)]).unwrap();
+        let mut event = syslog("app", 6, "hello");
+        event.host = "İstanbul-RTR".into();
+        let (mut out, mut lowered) = (Vec::new(), String::new());
+        rules.prefilter.candidates(&event, &mut out, &mut lowered);
+        let names: Vec<&str> = out.iter().map(|&i| rules.rule(i).name.as_str()).collect();
+        assert_eq!(names, ["ist", "glob"]);
+        let verdict = rules.qualify(&mut event, &mut Scratch::default());
+        assert_eq!(
+            verdict.rule.map(|i| rules.rule(i).name.as_str()),
+            Some("ist")
+        );
+    }
+
     #[test]
     fn prefilter_only_offers_rules_that_can_match_and_keeps_their_order() {
         let mut text = String::new();

@@ -12,7 +12,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use rustc_hash::FxHashMap;
 
 use super::Rule;
-use super::condition::{Condition, IndexHints};
+use super::condition::{Condition, IndexHints, fold};
 use crate::event::{Event, EventKind};
 
 /// The rule index of one [`super::RuleSet`].
@@ -152,13 +152,17 @@ const MAX_DFA_PATTERNS: usize = 500;
 /// `core-*` from `edge-*`, few enough that three lookups cover every key length.
 const HOST_PREFIX: usize = 3;
 
-/// `host` lower-cased, copied into `buffer` only when it has upper-case characters.
+/// `host` folded character by character exactly as [`Glob`](super::Glob) folds patterns and
+/// text, copied into `buffer` only when it has upper-case characters. Full Unicode lower-casing
+/// is not the same: `İ` lower-cases to two characters, which `Glob` keeps as they are, so a
+/// rule `host == "İstanbul-rtr"` matched `İstanbul-RTR` but was filed under a key the event's
+/// host never produced, and never ran (found by the rule_condition fuzz target's index check).
 fn lower_case<'a>(host: &'a str, buffer: &'a mut String) -> &'a str {
     if host.is_ascii() && !host.bytes().any(|b| b.is_ascii_uppercase()) {
         return host;
     }
     buffer.clear();
-    buffer.extend(host.chars().flat_map(char::to_lowercase));
+    buffer.extend(host.chars().map(fold));
     buffer
 }
 

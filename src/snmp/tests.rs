@@ -1132,6 +1132,79 @@ fn receiver_is_send_and_sync() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sealing for the fuzzer (`SnmpReceiver::seal_for_fuzzing`).
+
+/// A v3 trap carrying `scoped` (a plaintext ScopedPDU) with room for the digest and salt that
+/// sealing fills in: what the `snmp_usm` fuzz target's seeds look like.
+fn unsealed_v3(user: &str, flags: u8, mac_len: usize, scoped: &[u8]) -> Vec<u8> {
+    let mut usm = Vec::new();
+    ber::put_tlv(
+        &mut usm,
+        ber::TAG_OCTET_STRING,
+        &[0x80, 0, 0, 0, 1, 2, 3, 4],
+    );
+    ber::put_integer(&mut usm, ber::TAG_INTEGER, 7);
+    ber::put_integer(&mut usm, ber::TAG_INTEGER, 4242);
+    ber::put_tlv(&mut usm, ber::TAG_OCTET_STRING, user.as_bytes());
+    ber::put_tlv(&mut usm, ber::TAG_OCTET_STRING, &vec![0; mac_len]);
+    ber::put_tlv(&mut usm, ber::TAG_OCTET_STRING, &[9; 8]);
+    let mut global = Vec::new();
+    ber::put_integer(&mut global, ber::TAG_INTEGER, 77);
+    ber::put_integer(&mut global, ber::TAG_INTEGER, 65_507);
+    ber::put_tlv(&mut global, ber::TAG_OCTET_STRING, &[flags]);
+    ber::put_integer(&mut global, ber::TAG_INTEGER, 3);
+    let mut body = Vec::new();
+    ber::put_integer(&mut body, ber::TAG_INTEGER, 3);
+    ber::put_tlv(&mut body, ber::TAG_SEQUENCE, &global);
+    ber::put_tlv(
+        &mut body,
+        ber::TAG_OCTET_STRING,
+        &ber::wrap(ber::TAG_SEQUENCE, &usm),
+    );
+    body.extend_from_slice(scoped);
+    ber::wrap(ber::TAG_SEQUENCE, &body)
+}
+
+#[test]
+fn sealed_messages_pass_usm_and_unsealed_ones_do_not() {
+    let r = shared();
+    let noauth = fixture("v3_noauth");
+    let expected = r.handle(&noauth, peer()).trap.expect("v3_noauth decodes");
+    let msg = v3::Message::parse(&noauth).expect("v3_noauth parses");
+    let scoped = ber::wrap(ber::TAG_SEQUENCE, msg.data);
+    for (user, flags, auth, level) in [
+        ("shauser", 1, AuthProtocol::Sha1, SecurityLevel::AuthNoPriv),
+        ("trapuser", 3, AuthProtocol::Sha1, SecurityLevel::AuthPriv),
+        ("desuser", 3, AuthProtocol::Md5, SecurityLevel::AuthPriv),
+        (
+            "sha512user",
+            3,
+            AuthProtocol::Sha512,
+            SecurityLevel::AuthPriv,
+        ),
+        ("aes256user", 3, AuthProtocol::Sha1, SecurityLevel::AuthPriv),
+    ] {
+        let unsealed = unsealed_v3(user, flags, auth.mac_len(), &scoped);
+        let refused = r.handle(&unsealed, peer()).refusal;
+        assert_eq!(refused, Some(Refusal::WrongDigest), "{user} unsealed");
+        let trap = r
+            .handle(&r.seal_for_fuzzing(&unsealed), peer())
+            .trap
+            .unwrap_or_else(|| panic!("{user} sealed is accepted"));
+        assert_eq!(trap.security_level, level, "{user}");
+        assert_eq!(trap.user.as_deref(), Some(user));
+        assert_eq!(
+            (trap.trap_oid, trap.varbinds),
+            (expected.trap_oid.clone(), expected.varbinds.clone()),
+            "{user}"
+        );
+    }
+    // Nothing to seal: handed back as given.
+    assert_eq!(r.seal_for_fuzzing(&noauth), noauth);
+    assert_eq!(r.seal_for_fuzzing(b"junk"), b"junk");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Robustness.
 
 /// Every strict prefix of every fixture is refused without a panic (the edge fixtures with

@@ -618,6 +618,89 @@ fn report_pdu(request_id: i32, oid: &[u32], count: u32) -> Vec<u8> {
     ber::wrap(pdu::TAG_REPORT, &body)
 }
 
+/// Fuzzing support (feature `fuzzing`, and the unit tests). A fuzzer can neither forge an HMAC
+/// nor write ciphertext that decrypts to BER, so on its own every mutation of an authenticated
+/// message stops at the digest check and every mutation of an encrypted one at the first byte
+/// of the ScopedPDU. Sealing does the sender's part so that the checks after those run too.
+#[cfg(any(test, feature = "fuzzing"))]
+impl SnmpReceiver {
+    /// Seals a v3 message as the configured user it names would have: a plaintext ScopedPDU in
+    /// a message whose flags ask for privacy is encrypted (that user's privacy key localised to
+    /// the message's engine id; its boots, time and 8-octet privParameters as the salt), then a
+    /// message whose flags ask for authentication gets its digest computed and written in. What
+    /// cannot be sealed (not v3, unknown user, parameters of the wrong size) comes back as
+    /// given, so the refusals are exercised as well.
+    pub fn seal_for_fuzzing(&self, datagram: &[u8]) -> Vec<u8> {
+        let Ok(msg) = Message::parse(datagram) else {
+            return datagram.to_vec();
+        };
+        let Some(user) = self
+            .users
+            .iter()
+            .find(|u| u.user.name.as_bytes() == msg.user)
+        else {
+            return datagram.to_vec();
+        };
+        let Some(keys) = user.localize(msg.engine_id) else {
+            return datagram.to_vec();
+        };
+        let mut sealed = datagram.to_vec();
+        if msg.flags & FLAG_PRIV != 0
+            && msg.data_tag == ber::TAG_SEQUENCE
+            && let (Some(privacy), Some(key)) = (user.privacy(), keys.privacy.as_deref())
+            && let Some(encrypted) = encrypt_scoped_pdu(datagram, &msg, privacy, key)
+        {
+            sealed = encrypted;
+        }
+        if msg.flags & FLAG_AUTH != 0
+            && let Some(auth) = user.auth()
+        {
+            sign(&mut sealed, auth, &keys.auth);
+        }
+        sealed
+    }
+}
+
+/// The message with its plaintext ScopedPDU replaced by the encryptedPDU (RFC 3414 §3.1 step
+/// 4); `None` when privParameters is not an 8-octet salt or msgData cannot be found.
+#[cfg(any(test, feature = "fuzzing"))]
+fn encrypt_scoped_pdu(
+    datagram: &[u8],
+    msg: &Message<'_>,
+    privacy: PrivProtocol,
+    key: &[u8],
+) -> Option<Vec<u8>> {
+    let salt: [u8; 8] = msg.priv_params.try_into().ok()?;
+    let outer = Reader::new(datagram).read(ber::TAG_SEQUENCE).ok()?;
+    let mut fields = outer.reader();
+    // msgVersion, msgGlobalData, msgSecurityParameters, then msgData.
+    for _ in 0..3 {
+        fields.read_any().ok()?;
+    }
+    let data = fields.read_any().ok()?;
+    let plaintext = &datagram[data.header_start..data.end()];
+    let encrypted = privacy.encrypt(key, msg.boots, msg.time, salt, plaintext);
+    let mut body = datagram[outer.start..data.header_start].to_vec();
+    ber::put_tlv(&mut body, ber::TAG_OCTET_STRING, &encrypted);
+    body.extend_from_slice(&datagram[data.end()..outer.end()]);
+    Some(ber::wrap(ber::TAG_SEQUENCE, &body))
+}
+
+/// Writes the message's digest (RFC 3414 §6.3.1) when its msgAuthenticationParameters have
+/// the protocol's length; otherwise leaves it for the receiver to refuse.
+#[cfg(any(test, feature = "fuzzing"))]
+fn sign(message: &mut [u8], auth: AuthProtocol, key: &[u8]) {
+    let (at, len, end) = match Message::parse(message) {
+        Ok(m) if m.auth_params.len() == auth.mac_len() => {
+            (m.auth_at, m.auth_params.len(), m.whole.len())
+        }
+        _ => return,
+    };
+    message[at..at + len].fill(0);
+    let mac = auth.mac(key, &message[..end]);
+    message[at..at + len].copy_from_slice(&mac);
+}
+
 /// Parsing helpers for the tests (a tiny v3 client side).
 #[cfg(test)]
 pub(super) mod testing {
