@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::client::ClientConfig;
-use rustls::sign::SingleCertAndKey;
 use rustls::pki_types::ServerName;
+use rustls::sign::SingleCertAndKey;
 
 use super::ForwardError;
 use crate::config::ForwardTls;

@@ -160,7 +160,7 @@ fn send_load(to: SocketAddr, round: usize, stop: &AtomicBool, sent: &AtomicU64) 
             }
             seq += 1;
             sent.store(seq, Ordering::SeqCst);
-            if seq % 50 == 0 {
+            if seq.is_multiple_of(50) {
                 let alarm = format!("<9>Nov 23 10:00:00 boom-{round} boom: ups{seq} down");
                 let _ = sock.send_to(alarm.as_bytes(), to);
             }

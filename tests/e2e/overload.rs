@@ -111,7 +111,7 @@ fn flood_udp(to: SocketAddr, sender: usize, stop: &AtomicBool, sent: &AtomicU64)
     let filler = "x".repeat(1000);
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {
-        let line = if n % 100 == 0 {
+        let line = if n.is_multiple_of(100) {
             format!("<8>Nov 23 10:00:00 flood-{sender} app: dev{} down", n % 500)
         } else {
             format!("<14>Nov 23 10:00:00 flood-{sender} app: {n} {filler}")
